@@ -1,0 +1,147 @@
+"""The ``monitor`` command line: wiring only, the work happens in the pipeline modules.
+
+One error handler serves every command: a :class:`MonitorError` becomes one ``Error: ...``
+line on stderr and its exit code (1, or 2 for usage and watchlist errors); a traceback only
+with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import __version__, config
+from monitor.errors import MonitorError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppContext:
+    """What the global options resolve to; commands read settings only from here."""
+
+    db_flag: str | None
+    watchlist_flag: str | None
+    debug: bool
+    _settings: config.Settings | None = field(default=None, repr=False)
+
+    @property
+    def watchlist_path(self) -> Path:
+        return config.watchlist_path(self.watchlist_flag)
+
+    def settings(self, *, with_watchlist: bool = True) -> config.Settings:
+        """Settings from flag, environment, ``[settings]`` of the watchlist (if any), defaults."""
+        if self._settings is None:
+            file_settings: dict[str, Any] = {}
+            path = self.watchlist_path
+            if with_watchlist and path.exists():
+                from monitor.watchlist import read_settings_table
+
+                file_settings = read_settings_table(path)
+            self._settings = config.resolve(
+                flags={"db": self.db_flag}, file_settings=file_settings, file_path=str(path)
+            )
+        return self._settings
+
+
+class MonitorGroup(click.Group):
+    """A click group whose commands share one error handler."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            if _debug_requested(ctx):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+def _debug_requested(ctx: click.Context) -> bool:
+    obj = ctx.find_object(AppContext)
+    return bool(obj and obj.debug) or "--debug" in sys.argv
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="monitor")
+@click.option(
+    "--db",
+    envvar="MONITOR_DB",
+    metavar="URL_OR_PATH",
+    help=f"Evidence store: a SQLAlchemy URL or a SQLite file path [default: {config.DEFAULT_DB}].",
+)
+@click.option(
+    "--watchlist",
+    envvar="MONITOR_WATCHLIST",
+    metavar="PATH",
+    help=f"Watchlist file [default: ./{config.DEFAULT_WATCHLIST}].",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, watchlist: str | None, debug: bool) -> None:
+    """Catch companies quietly changing the legal entity their websites name.
+
+    \b
+    Example:
+      monitor extract page.html --json
+    """
+    ctx.obj = AppContext(db_flag=db, watchlist_flag=watchlist, debug=debug)
+
+
+@cli.command()
+@click.argument("path_or_url")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def extract(app: AppContext, path_or_url: str, as_json: bool) -> None:
+    """Print the ownership facts of one page: a saved HTML file or a URL.
+
+    \b
+    Example:
+      monitor extract tests/data/footers/uk-guardian.html --json
+    """
+    from monitor import extract as extractor
+    from monitor import fetch, render
+
+    if path_or_url.startswith(("http://", "https://")):
+        body, content_type = fetch.fetch_one(path_or_url, app.settings(with_watchlist=False))
+    else:
+        body, content_type = _read_file(path_or_url), None
+    facts = extractor.extract(body, content_type=content_type, url=path_or_url)
+    if as_json:
+        click.echo(json.dumps(facts.to_json(), ensure_ascii=False, indent=2))
+    else:
+        render.print_facts(facts, title=path_or_url)
+
+
+def _read_file(path: str) -> bytes:
+    from monitor.errors import InputError
+
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(path, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputError(path, "is a directory, not a file") from exc
+    except OSError as exc:
+        raise InputError(path, exc.strerror or str(exc)) from exc
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli.main(prog_name="monitor", standalone_mode=True)
+    except UsageError as exc:  # raised outside a command's invoke (option parsing)
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
