@@ -7,10 +7,12 @@ This is the only module that reads the environment.  Every setting is declared o
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,10 @@ DEFAULT_INTERVAL = "6h"
 DEFAULT_ARCHIVE_INTERVAL = "1d"
 DEFAULT_SAMPLE_SPACING = "30d"
 
+# How alike a mistyped key must be to a known one before an error suggests it (difflib ratio).
+# 0.7 keeps 'url' -> 'urls' and 'intervall' -> 'interval' but not 'title' -> 'site'.
+SUGGEST_CUTOFF = 0.7
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -49,44 +55,99 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
+def format_duration(seconds: float) -> str:
+    """The shortest text :func:`parse_duration` reads back as ``seconds``.
+
+    Exact for whole seconds; a fraction is shown to the millisecond.
+
+    >>> format_duration(21600)
+    '6h'
+    """
+    for unit in ("w", "d", "h", "m"):
+        size = _DURATION_UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+
+
+def duration_seconds(value: object) -> float:
+    """Seconds from a TOML or environment value: ``"6h"``-style text or a number of seconds.
+
+    Raises ``ValueError`` with a message fit for a one-line error.
+    """
+    if isinstance(value, str):
+        return _positive_float(parse_duration(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _positive_float(value)
+    raise ValueError("must be a duration like '6h', '15m' or '1d', or a number of seconds")
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the choice closest to a mistyped ``word``, else ``""``.
+
+    Case is ignored, so ``URLs`` finds ``urls``.
+    """
+    by_folded = {str(choice).casefold(): str(choice) for choice in choices}
+    close = difflib.get_close_matches(word.casefold(), by_folded, n=1, cutoff=SUGGEST_CUTOFF)
+    return f" (did you mean {by_folded[close[0]]!r}?)" if close else ""
+
+
+def _number(value: Any) -> float:
+    # TOML's true is a Python bool, which float() would quietly take as 1.0; NaN and infinity
+    # pass every "> 0" check and would disable a rate limit or a timeout.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be a number") from None
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    return number
+
+
 def _positive_float(value: Any) -> float:
-    number = float(value)
+    number = _number(value)
     if number <= 0:
         raise ValueError("must be greater than 0")
     return number
 
 
 def _non_negative_float(value: Any) -> float:
-    number = float(value)
+    number = _number(value)
     if number < 0:
         raise ValueError("must not be negative")
     return number
 
 
-def _positive_int(value: Any) -> int:
-    if isinstance(value, float) and not value.is_integer():
+def _whole_number(value: Any) -> int:
+    number = _number(value)
+    if not number.is_integer():
         raise ValueError("must be a whole number")
-    number = int(value)
+    return int(number)
+
+
+def _positive_int(value: Any) -> int:
+    number = _whole_number(value)
     if number <= 0:
         raise ValueError("must be greater than 0")
     return number
 
 
 def _non_negative_int(value: Any) -> int:
-    number = int(value)
+    number = _whole_number(value)
     if number < 0:
         raise ValueError("must not be negative")
     return number
 
 
-def _duration(value: Any) -> float:
-    seconds = value if isinstance(value, int | float) else parse_duration(str(value))
-    return _positive_float(seconds)
-
-
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
+    if not value.strip():
+        raise ValueError("must not be empty")
     return value
 
 
@@ -149,7 +210,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "sample_spacing",
         "MONITOR_SAMPLE_SPACING",
-        _duration,
+        duration_seconds,
         parse_duration(DEFAULT_SAMPLE_SPACING),
         "backfill sample spacing",
     ),
@@ -170,14 +231,14 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "interval",
         "MONITOR_INTERVAL",
-        _duration,
+        duration_seconds,
         parse_duration(DEFAULT_INTERVAL),
         "default check interval per site",
     ),
     Spec(
         "archive_interval",
         "MONITOR_ARCHIVE_INTERVAL",
-        _duration,
+        duration_seconds,
         parse_duration(DEFAULT_ARCHIVE_INTERVAL),
         "default archive sweep interval per site",
     ),
@@ -227,7 +288,7 @@ def environ() -> Mapping[str, str]:
 def watchlist_path(flag: str | None, env: Mapping[str, str] | None = None) -> Path:
     """The watchlist file: ``--watchlist``, else ``MONITOR_WATCHLIST``, else the default."""
     env = environ() if env is None else env
-    return Path(flag or env.get("MONITOR_WATCHLIST") or DEFAULT_WATCHLIST)
+    return Path(flag or env.get("MONITOR_WATCHLIST") or DEFAULT_WATCHLIST).expanduser()
 
 
 def resolve(
@@ -236,14 +297,16 @@ def resolve(
     file_settings: Mapping[str, Any] | None = None,
     file_path: str = DEFAULT_WATCHLIST,
 ) -> Settings:
-    """Build the settings: flag, then environment, then ``[settings]``, then the default."""
+    """Build the settings: flag, then environment, then ``[settings]``, then the default.
+
+    Raises :class:`WatchlistError` for a bad ``[settings]`` table (even where a flag or
+    variable overrides the key: the file is wrong either way) and :class:`ConfigError` for a
+    bad flag or variable.
+    """
     flags = flags or {}
     env = environ() if env is None else env
     file_settings = file_settings or {}
-    for key in file_settings:
-        if key not in SPEC_BY_KEY:
-            known = ", ".join(sorted(SPEC_BY_KEY))
-            raise WatchlistError(file_path, f"unknown setting (known: {known})", "[settings]", key)
+    check_file_settings(file_settings, file_path)
     values: dict[str, Any] = {}
     for spec in SPECS:
         origin, raw = _first_given(spec, flags, env, file_settings)
@@ -252,11 +315,24 @@ def resolve(
         try:
             values[spec.key] = spec.parse(raw)
         except (TypeError, ValueError) as exc:
-            if origin == "file":
-                raise WatchlistError(file_path, str(exc), "[settings]", spec.key) from exc
             raise ConfigError(spec.env if origin == "env" else spec.key, raw, str(exc)) from exc
-    known_fields = {f.name for f in fields(Settings)}
-    return Settings(**{k: v for k, v in values.items() if k in known_fields})
+    return Settings(**values)
+
+
+def check_file_settings(
+    file_settings: Mapping[str, Any], file_path: str = DEFAULT_WATCHLIST
+) -> None:
+    """Raise :class:`WatchlistError` naming the file and key for an unknown or bad setting."""
+    for key, raw in file_settings.items():
+        spec = SPEC_BY_KEY.get(key)
+        if spec is None:
+            known = ", ".join(sorted(SPEC_BY_KEY))
+            why = f"unknown setting{suggest(key, SPEC_BY_KEY)}; known settings: {known}"
+            raise WatchlistError(file_path, why, "[settings]", key)
+        try:
+            spec.parse(raw)
+        except (TypeError, ValueError) as exc:
+            raise WatchlistError(file_path, str(exc), "[settings]", key) from exc
 
 
 def _first_given(
