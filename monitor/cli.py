@@ -138,6 +138,35 @@ def _read_file(path: str) -> bytes:
         raise InputError(path, exc.strerror or str(exc)) from exc
 
 
+@cli.command("sites")
+@click.argument("site_ids", nargs=-1, metavar="[SITE_ID]...")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object a site.")
+@pass_app
+def sites_command(app: AppContext, site_ids: tuple[str, ...], as_json: bool) -> None:
+    """List the watched sites (all, or those named) with their URLs and intervals in force.
+
+    Reading the list checks the whole watchlist: a mistake is one line naming the file, the
+    entry and the key, and exit status 2. See docs/watchlist.md for the format.
+
+    \b
+    Example:
+      monitor sites
+      monitor --watchlist cases.toml sites sensetime --json
+    """
+    from rich.console import Console
+
+    from monitor import watchlist
+
+    loaded = watchlist.load(app.watchlist_path)
+    chosen = watchlist.find_sites(loaded, site_ids) if site_ids else loaded.sites
+    settings = app.settings()
+    if as_json:
+        rows = [site.to_json(settings) for site in chosen]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        Console().print(watchlist.sites_table(chosen, settings, loaded.path))
+
+
 def main() -> None:
     """Console entry point."""
     try:
