@@ -32,7 +32,7 @@ from lxml import etree
 
 from monitor.decode import decode_html, strip_for_parse
 from monitor.facts import CopyrightLine, Entity, Facts, Registration, Role, Source
-from monitor.names import NameSpan, find_names, fold, has_cjk, name_key, split_name
+from monitor.names import WEAK_FORMS, NameSpan, find_names, fold, has_cjk, name_key, split_name
 from monitor.registrations import find_registrations
 
 EXTRACTOR_VERSION = "1"
@@ -135,6 +135,7 @@ TERMINATOR_RE = re.compile(
     r"|operated\s+by|registered\s+(?:in|office|number|trademark)|company\s+(?:number|no\b|reg)"
     r"|privacy|terms\s+of|impressum|datenschutz|contact\s+us|kontakt|\bICP\b)"
     r"|版权所有|版權所有|保留所有权利|不得转载|未经|公网安备|京ICP|沪ICP|粤ICP|\||·|•|║|│|\s[-–—]\s|。"
+    r"|地址|电话|邮编|传真|(?i:\b(?:tel|fax|phone|address|adresse|e-?mail)\b\.?\s*[:：])"
     r"|\.\s+(?=[A-Z])(?<!\b[A-Z]\.\s)(?<!Co\.\s)(?<!Inc\.\s)(?<!St\.\s)"
 )
 
@@ -143,7 +144,7 @@ OPERATOR_AFTER_RE = re.compile(
     r"|herausgeber\s*[:：]|diensteanbieter\s*[:：]?|this\s+(?:web)?site\s+is\s+(?:owned|run)\s+by"
     r"|owned\s+and\s+operated\s+by|exploité\s+par|éditeur\s*[:：])"
     r"|运营(?:管理)?(?:中心|单位|主体|商|方)?\s*[:：]|承办(?:单位)?\s*[:：]|经营(?:者|单位|主体)\s*[:：]"
-    r"|运营者\s*[:：]|主体\s*[:：]"
+    r"|运营者\s*[:：]|主体\s*[:：]|公司名称\s*[:：]|单位名称\s*[:：]"
 )
 OPERATOR_BEFORE_RE = re.compile(r"承办|运营$")
 SPONSOR_AFTER_RE = re.compile(r"主办(?:单位)?\s*[:：]|主管(?:单位)?\s*[:：]")
@@ -215,6 +216,7 @@ JSONLD_ROLES: dict[str, Role] = {
 SCORE_CUE_OPERATOR = 100
 SCORE_FOOTER_HOLDER_FORM = 60
 SCORE_STANDALONE_FOOTER = 40
+SCORE_STANDALONE_INSTITUTION = 8
 SCORE_JSONLD_LEGALNAME = 45
 SCORE_FOOTER_HOLDER_BRAND = 30
 SCORE_SPONSOR = 25
@@ -535,6 +537,8 @@ def _read_line(line: str, region: Region, page: _Page, *, demote: bool = False) 
         line_years = years or _years(line)
         role = Role.COPYRIGHT_HOLDER if standalone and (has_mark or line_years) else Role.OTHER
         score = SCORE_STANDALONE_FOOTER if standalone else 0
+        if span.legal_form in WEAK_FORMS:  # 中国互联网举报中心: a linked institution, not the site
+            score = min(score, SCORE_STANDALONE_INSTITUTION)
         if TRADEMARK_AFTER_NAME_RE.match(line[span.end :]):
             role, score = Role.OTHER, 0
         if role is Role.COPYRIGHT_HOLDER and not has_mark:
@@ -628,13 +632,18 @@ def _read_copyright(
             for span in inside:
                 claimed.add(span.start)
                 holders.append(span.name)
-                score = SCORE_FOOTER_HOLDER_FORM if footer else SCORE_BODY_HOLDER_FORM
+                # an institution suffix (中心, 杂志社) weighs as a brand, not as a company form
+                company = span.legal_form not in WEAK_FORMS
+                if footer:
+                    score = SCORE_FOOTER_HOLDER_FORM if company else SCORE_FOOTER_HOLDER_BRAND
+                else:
+                    score = SCORE_BODY_HOLDER_FORM if company else SCORE_BODY_HOLDER_BRAND
                 page.findings.append(
                     _Finding(
                         span.name,
                         Role.COPYRIGHT_HOLDER,
                         region.source,
-                        _bonus(score, years, region, form=True),
+                        _bonus(score, years, region, form=company),
                         region.order,
                         span.legal_form,
                     )

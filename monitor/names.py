@@ -350,6 +350,8 @@ def _sentence_end(token: str) -> bool:
 
 
 _STRONG_CJK = CJK_SUFFIXES[: CJK_SUFFIXES.index("公司") + 1]
+# Institution suffixes: a name ending so is no company, and often a linked authority.
+WEAK_FORMS = frozenset(CJK_SUFFIXES[CJK_SUFFIXES.index("公司") + 1 :])
 _WEAK_CJK = CJK_SUFFIXES[CJK_SUFFIXES.index("公司") + 1 :]
 _CJK_RUN = re.compile(rf"[{_CJK_CHAR}A-Za-z0-9（）()·&]+")
 _STRONG_RE = re.compile("|".join(_STRONG_CJK))
