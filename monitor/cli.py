@@ -167,6 +167,80 @@ def sites_command(app: AppContext, site_ids: tuple[str, ...], as_json: bool) -> 
         Console().print(watchlist.sites_table(chosen, settings, loaded.path))
 
 
+@cli.group("db")
+def db_group() -> None:
+    """Manage the evidence store's database schema.
+
+    \b
+    Example:
+      monitor --db evidence.db db upgrade
+    """
+
+
+@db_group.command("upgrade")
+@pass_app
+def db_upgrade(app: AppContext) -> None:
+    """Migrate the evidence store to the newest schema, creating a new database.
+
+    A new database is also created on first use; an existing one is only migrated by this
+    command, so back it up first.
+
+    \b
+    Example:
+      monitor --db evidence.db db upgrade
+      monitor --db postgresql+psycopg://monitor@localhost/monitor db upgrade
+    """
+    from monitor import models
+
+    done = models.upgrade(app.settings().db_url)
+    if done.before == done.after:
+        click.echo(f"already at {done.after}")
+    else:
+        click.echo(f"upgraded from {done.before or 'an empty database'} to {done.after}")
+
+
+@cli.command("verify")
+@pass_app
+def verify_command(app: AppContext) -> None:
+    """Re-hash every stored body and check every capture against its body.
+
+    Each mismatch or missing body is printed with the captures and changes it affects; the
+    exit status is 1 when anything fails.
+
+    \b
+    Example:
+      monitor --db evidence.db verify
+    """
+    from monitor import blobs, store
+    from monitor.errors import IntegrityError
+
+    with store.open_store(app.settings().db_url) as opened:
+        report = blobs.verify(opened)
+    for problem in report.problems:
+        click.echo(problem.describe())
+    click.echo(report.summary())
+    if not report.ok:
+        raise IntegrityError(f"{len(report.problems)} problem(s) in the stored evidence")
+
+
+@cli.command("reextract")
+@pass_app
+def reextract_command(app: AppContext) -> None:
+    """Extract the facts of stored captures again with the current extractor, without fetching.
+
+    Captures this extractor version has read already are skipped, so an interrupted run
+    resumes where it stopped; earlier extractions are kept.
+
+    \b
+    Example:
+      monitor --db evidence.db reextract
+    """
+    from monitor import store
+
+    with store.open_store(app.settings().db_url) as opened:
+        click.echo(store.reextract(opened).summary())
+
+
 def main() -> None:
     """Console entry point."""
     try:
