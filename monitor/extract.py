@@ -30,7 +30,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from monitor.decode import decode_html, strip_for_parse
+from monitor.decode import decode_html
 from monitor.facts import CopyrightLine, Entity, Facts, Registration, Role, Source
 from monitor.names import WEAK_FORMS, NameSpan, find_names, fold, has_cjk, name_key, split_name
 from monitor.registrations import find_registrations
@@ -270,7 +270,7 @@ def extract(body: bytes, *, content_type: str | None = None, url: str | None = N
     text = page.text
     if "WAYBACK TOOLBAR INSERT" in text:
         text = TOOLBAR_RE.sub("", text)
-    return extract_text(strip_for_parse(text))
+    return extract_text(text)  # decode_html's text is already safe for lxml
 
 
 def _unreadable(why: str) -> Facts:
