@@ -27,9 +27,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import lxml.html
-from lxml import etree
-
 from monitor.decode import decode_html
 from monitor.facts import CopyrightLine, Entity, Facts, Registration, Role, Source
 from monitor.names import WEAK_FORMS, NameSpan, find_names, fold, has_cjk, name_key, split_name
@@ -43,17 +40,24 @@ EXTRACTOR_VERSION = "1"
 # literals, and scanning a 1 MB page with one big pattern costs several parses.
 # Every needle costs a full scan, which on a large page costs about a twentieth of parsing
 # it, so the list is short: each entry finds pages the others miss.
-FOOTER_NEEDLES = ("ooter",)  # <footer>, class="site-footer", id="Footer"
-FOOTER_ATTR_WORDS = ("copyright", "Copyright", "colophon")
-MARKERS = ("©", "&copy;", "opyright", "OPYRIGHT", "(C)", "(c)", "ICP", "版权", "版權", "perated by")
-IMPRINT_NEEDLES = ("Angaben gem", "Impressum</h")
-HIDDEN_BLOCKS = (
-    ("<script", "</script"),
-    ("<style", "</style"),
-    ("<!--", "-->"),
-    ("<template", "</template"),
-    ("<noscript", "</noscript"),
+FOOTER, MARKER, BOTH, IMPRINT = "footer", "marker", "both", "imprint"
+NEEDLES: tuple[tuple[str, str], ...] = (
+    ("ooter", FOOTER),  # <footer>, class="site-footer", id="Footer"
+    ("opyright", BOTH),  # class="copyright" is a footer; "Copyright ©" a statement
+    ("©", MARKER),
+    ("&copy;", MARKER),
+    ("(C)", MARKER),
+    ("(c)", MARKER),
+    ("ICP", MARKER),
+    ("版权", MARKER),
+    ("版權", MARKER),
+    ("perated by", MARKER),
+    ("Angaben gem", IMPRINT),  # "Angaben gemäß § 5 TMG": the Impressum's statutory heading
+    ("Impressum</h", IMPRINT),
 )
+MAX_TAG_CHARS = 300
+# <noscript> and <template> hold markup a reader may see, so only these three hide text.
+HIDDEN_BLOCKS = (("<script", "</script"), ("<style", "</style"), ("<!--", "-->"))
 JSONLD_RE = re.compile(r"<script[^>]*?ld\+json[^>]*>(.*?)</script", re.S | re.I)
 META_COPYRIGHT_RE = re.compile(
     r"<meta\s[^>]*?name\s*=\s*[\"']?(?:copyright|dc\.rights)[\"']?[^>]*>", re.I
@@ -112,9 +116,16 @@ BLOCK_TAGS = frozenset(
         "figcaption",
     ]
 )
-SKIP_TAGS = frozenset(
-    ["script", "style", "noscript", "template", "svg", "select", "option", "head", "title"]
+_BLOCKS = "|".join(sorted(BLOCK_TAGS | {"br", "option"}))
+# Hidden content, dropped whole; an unterminated one runs to the window's end.
+HIDDEN_RE = re.compile(
+    r"<(script|style|noscript|template|svg|select|head|title)\b.*?(?:</\1\s*>|$)"
+    r"|<!--.*?(?:-->|$)",
+    re.S | re.I,
 )
+BLOCK_TAG_RE = re.compile(rf"</?(?:{_BLOCKS})\b[^>]*>", re.I)
+INLINE_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>|<![^>]*>|<\?[^>]*>")
+GLUED_RE = re.compile(r"(?<=[a-z0-9])\x00+(?=[A-Z])")
 MAX_LINE_CHARS = 400
 MAX_BRAND_WORDS = 8
 
@@ -300,20 +311,12 @@ def extract_text(text: str) -> Facts:
 
 def _regions(text: str) -> list[Region]:
     """Windows of the page around footers, copyright markers and an Impressum, merged where
-    they overlap, each parsed on its own; ordered by position so the real footer, further
+    they overlap, each read on its own; ordered by position so the real footer, further
     down, can win ties."""
     hidden = _Hidden(text)
     windows: list[tuple[int, int, Source]] = []
-    for at in _footer_starts(text, hidden):
-        windows.append((at, at + FOOTER_WINDOW, Source.FOOTER))
-    for needle in MARKERS:  # a copyright class is a footer; "opyright" finds both
-        for at in _find_all(text, needle):
-            if not hidden.covers(at):
-                windows.append((_block_start(text, at), at + MARKER_AFTER, Source.BODY))
-    for needle in IMPRINT_NEEDLES:
-        for at in _find_all(text, needle):
-            if not hidden.covers(at):
-                windows.append((_block_start(text, at), at + IMPRINT_WINDOW, Source.IMPRINT))
+    for needle, role in NEEDLES:
+        windows.extend(_windows_for(text, needle, role, hidden))
     articles = _ranges(text, (("<article", "</article"),))
     regions = []
     for order, (start, end, source) in enumerate(_split_at(_merge(windows, len(text)), text)):
@@ -323,13 +326,40 @@ def _regions(text: str) -> list[Region]:
     return regions
 
 
-def _find_all(text: str, needle: str) -> Iterator[int]:
+def _windows_for(
+    text: str, needle: str, role: str, hidden: _Hidden
+) -> Iterator[tuple[int, int, Source]]:
+    """The windows one needle opens. Inside a start tag it marks a footer when it stands in the
+    id, class or role; in text it marks a statement. After a window the search resumes past it,
+    after a script or comment past its end: later hits there would add nothing."""
     at = text.find(needle)
     count = 0
     while at != -1 and count < MAX_HITS_PER_NEEDLE:
-        yield at
-        count += 1
-        at = text.find(needle, at + len(needle))
+        resume = at + len(needle)
+        window = _window_at(text, at, role)
+        if window is not None:
+            block_end = hidden.block_end(at)
+            if block_end is None:
+                yield window
+                count += 1
+                resume = window[1]
+            else:
+                resume = block_end
+        at = text.find(needle, resume)
+
+
+def _window_at(text: str, at: int, role: str) -> tuple[int, int, Source] | None:
+    tag_start = text.rfind("<", max(0, at - MAX_TAG_CHARS), at)
+    in_tag = tag_start != -1 and ">" not in text[tag_start:at]
+    if in_tag:
+        if role in (FOOTER, BOTH) and _footer_tag(text, tag_start, at):
+            return tag_start, tag_start + FOOTER_WINDOW, Source.FOOTER
+        return None  # an attribute such as alt="©" or a meta tag, read elsewhere
+    if role == IMPRINT:
+        return _block_start(text, at), at + IMPRINT_WINDOW, Source.IMPRINT
+    if role in (MARKER, BOTH):
+        return _block_start(text, at), at + MARKER_AFTER, Source.BODY
+    return None
 
 
 def _ranges(text: str, pairs: Iterable[tuple[str, str]]) -> list[tuple[int, int]]:
@@ -352,13 +382,15 @@ class _Hidden:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def covers(self, at: int) -> bool:
+    def block_end(self, at: int) -> int | None:
+        """The end of the hidden block holding ``at``, or None when ``at`` is page text."""
         lo = max(0, at - HIDDEN_LOOKBACK)
         for opening, closing in HIDDEN_BLOCKS:
             start = self.text.rfind(opening, lo, at)
             if start != -1 and self.text.find(closing, start, at) == -1:
-                return True
-        return False
+                end = self.text.find(closing, at)
+                return len(self.text) if end == -1 else end
+        return None
 
 
 def _inside_ranges(at: int, ranges: list[tuple[int, int]]) -> bool:
@@ -369,15 +401,11 @@ def _inside_ranges(at: int, ranges: list[tuple[int, int]]) -> bool:
 _END = 1 << 62  # sorts after any real range end
 
 
-def _footer_starts(text: str, hidden: _Hidden) -> Iterator[int]:
-    """Start tags that are a <footer> or carry footer-like words in id, class or role."""
-    for word in FOOTER_NEEDLES + FOOTER_ATTR_WORDS:
-        for at in _find_all(text, word):
-            tag_start = text.rfind("<", max(0, at - 300), at)
-            if tag_start == -1 or ">" in text[tag_start:at] or hidden.covers(at):
-                continue
-            if text.startswith("<footer", tag_start) or ATTR_TAIL_RE.search(text, tag_start, at):
-                yield tag_start
+def _footer_tag(text: str, tag_start: int, at: int) -> bool:
+    return (
+        text.startswith("<footer", tag_start)
+        or ATTR_TAIL_RE.search(text, tag_start, at) is not None
+    )
 
 
 def _block_start(text: str, at: int) -> int:
@@ -428,46 +456,18 @@ def _split_at(
 
 
 def _lines_of(snippet: str) -> tuple[str, ...]:
-    try:
-        doc = lxml.html.document_fromstring(snippet)
-    except (etree.ParserError, ValueError):
-        return ()
-    return _lines(doc)
-
-
-def _lines(el: etree._Element) -> tuple[str, ...]:
-    """The element's visible text, one string per block or <br>, NFKC and whitespace folded."""
-    parts: list[str] = []
-    walker = etree.iterwalk(el, events=("start", "end", "comment", "pi"))
-    for event, node in walker:
-        tag = node.tag
-        if not isinstance(tag, str):  # "© <!-- -->2020": a comment's tail is page text
-            if node.tail:
-                parts.append(node.tail)
-            continue
-        if event == "start":
-            if tag in SKIP_TAGS:
-                walker.skip_subtree()
-                continue
-            if tag in BLOCK_TAGS or tag == "br":
-                parts.append("\n")
-            elif node.text and parts and _glued(parts[-1], node.text):
-                parts.append(" ")  # "FINANZCHECK.de<span>Winterstraße": two inline blocks
-            if node.text:
-                parts.append(node.text)
-        else:
-            if tag in BLOCK_TAGS:
-                parts.append("\n")
-            if node is not el and node.tail:
-                parts.append(node.tail)
-    lines = (fold(line) for line in "".join(parts).split("\n"))
+    """The visible text of an HTML window, one string per block or <br>, NFKC and whitespace
+    folded. Tags are dropped by pattern rather than parsed: windows are small and cut on tag
+    boundaries, and this costs a fraction of building a tree and walking it."""
+    text = HIDDEN_RE.sub(" ", snippet)
+    text = BLOCK_TAG_RE.sub("\n", text)
+    text = INLINE_TAG_RE.sub("\x00", text)
+    # "FINANZCHECK.de<span>Winterstraße": two inline blocks that only a tag separated
+    text = GLUED_RE.sub(" ", text).replace("\x00", "")
+    if "&" in text:
+        text = html.unescape(text)
+    lines = (fold(line) for line in text.split("\n"))
     return tuple(line[:MAX_LINE_CHARS] for line in lines if line)
-
-
-def _glued(before: str, after: str) -> bool:
-    """Two Latin words that only an element boundary separates (never split Han text)."""
-    left, right = before[-1:], after[:1]
-    return left.isalnum() and right.isupper() and left.isascii() and left.islower()
 
 
 # --- reading lines ---------------------------------------------------------------------------
