@@ -40,6 +40,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -349,7 +350,7 @@ def migrate(conn: Connection, *, only_if_new: bool) -> Upgrade:
     error asking for ``monitor db upgrade``, so upgrading evidence is always a deliberate act.
     """
     if conn.dialect.name == "postgresql":
-        pass
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
     cfg = alembic_config(conn)
     scripts = ScriptDirectory.from_config(cfg)
     head = scripts.get_current_head()
