@@ -23,6 +23,7 @@ import bisect
 import html
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,13 +50,14 @@ NEEDLES: tuple[tuple[str, str], ...] = (
     ("(C)", MARKER),
     ("(c)", MARKER),
     ("ICP", MARKER),
-    ("版权", MARKER),
-    ("版權", MARKER),
+    ("版", MARKER),  # 版权 and 版權: one character is found fastest
     ("perated by", MARKER),
     ("Angaben gem", IMPRINT),  # "Angaben gemäß § 5 TMG": the Impressum's statutory heading
     ("Impressum</h", IMPRINT),
 )
 MAX_TAG_CHARS = 300
+NO_POSITION = -1  # structured data: no place on the page
+SMALL_PAGE_CHARS = 20_000  # below this a whole-page search costs less than deciding
 # <noscript> and <template> hold markup a reader may see, so only these three hide text.
 HIDDEN_BLOCKS = (("<script", "</script"), ("<style", "</style"), ("<!--", "-->"))
 JSONLD_RE = re.compile(r"<script[^>]*?ld\+json[^>]*>(.*?)</script", re.S | re.I)
@@ -221,6 +223,54 @@ JSONLD_ROLES: dict[str, Role] = {
 }
 
 
+CUE_AFTER_PATTERNS = (
+    OPERATOR_AFTER_RE,
+    SPONSOR_AFTER_RE,
+    PARENT_AFTER_RE,
+    LICENSOR_AFTER_RE,
+    VENDOR_AFTER_RE,
+    OTHER_AFTER_RE,
+)
+# Substrings every cue above contains one of, lower-cased: a cheap test that spares most lines
+# the six patterns. test_cue_hints_cover_every_cue keeps the two lists in step.
+CUE_HINTS = (
+    " by",
+    "betr",
+    "anbieter",
+    "herausgeber",
+    "subsidiary",
+    "division",
+    "part of",
+    "member of",
+    "der ",
+    "tochter",
+    "filiale",
+    "empresa",
+    "licen",
+    "lizenz",
+    "umsetzung",
+    "design",
+    "technical",
+    "trademark",
+    "versicher",
+    "haftpflicht",
+    "insur",
+    "éditeur",
+    "exploité",
+    "web",
+    "运营",
+    "承办",
+    "经营",
+    "主体",
+    "名称",
+    "主办",
+    "主管",
+    "技术",
+    "建设",
+    "设计",
+    "服务",
+)
+
 # --- scoring ---------------------------------------------------------------------------------
 # How directly a statement names the operator. An explicit "operated by" beats a copyright
 # holder, which beats structured data, which beats an entity merely standing in the footer.
@@ -241,10 +291,19 @@ BONUS_MARK = 5
 BONUS_YEARS = 3
 PENALTY_IN_ARTICLE = 20
 
+CUE_TABLE: tuple[tuple[re.Pattern[str], Role, int], ...] = (
+    (OPERATOR_AFTER_RE, Role.OPERATOR, SCORE_CUE_OPERATOR),
+    (SPONSOR_AFTER_RE, Role.OTHER, SCORE_SPONSOR),
+    (PARENT_AFTER_RE, Role.PARENT, 0),
+    (LICENSOR_AFTER_RE, Role.LICENSOR, 0),
+    (VENDOR_AFTER_RE, Role.VENDOR, 0),
+    (OTHER_AFTER_RE, Role.OTHER, 0),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Region:
-    """A block of the page read as lines, with where it sits."""
+    """A block of the page read as lines, with where it sits (``order``: its offset)."""
 
     lines: tuple[str, ...]
     source: Source
@@ -297,42 +356,60 @@ def extract_text(text: str) -> Facts:
     title = TITLE_RE.search(text, 0, 50_000)
     if title and CHALLENGE_RE.search(fold(html.unescape(title.group(1)))):
         return _unreadable(f"bot challenge or error page: {fold(title.group(1))[:80]!r}")
-    regions = _regions(text)
+    # Footers close the page, so its second half is searched first and the first half only
+    # when the second states no owner: every needle costs a full scan, the largest cost here.
+    tail = _tail_start(text)
+    regions = _regions(text, tail, len(text), imprint_from=0)
     for region in regions:
         _read_region(region, page)
+    if tail and not _states_owner(page):
+        head = _regions(text, 0, tail)
+        for region in head:
+            _read_region(region, page)
+        regions = head + regions
     _read_jsonld(text, page)
     _read_meta(text, page)
     registrations = find_registrations("\n".join(line for r in regions for line in r.lines))
-    return _facts(page, registrations, n_regions=len(regions))
+    return _facts(page, registrations, size=len(text))
 
 
 # --- regions ---------------------------------------------------------------------------------
 
 
-def _regions(text: str) -> list[Region]:
-    """Windows of the page around footers, copyright markers and an Impressum, merged where
-    they overlap, each read on its own; ordered by position so the real footer, further
-    down, can win ties."""
+def _regions(text: str, start: int, stop: int, imprint_from: int | None = None) -> list[Region]:
+    """Windows around footers, copyright markers and an Impressum between ``start`` and
+    ``stop``, merged where they overlap, each read on its own. An Impressum is a page's main
+    content, so its search may start elsewhere (``imprint_from``)."""
     hidden = _Hidden(text)
     windows: list[tuple[int, int, Source]] = []
     for needle, role in NEEDLES:
-        windows.extend(_windows_for(text, needle, role, hidden))
+        if role == IMPRINT:
+            if imprint_from is not None:
+                windows.extend(_windows_for(text, needle, role, hidden, imprint_from, stop))
+            continue
+        windows.extend(_windows_for(text, needle, role, hidden, start, stop))
     articles = _ranges(text, (("<article", "</article"),))
     regions = []
-    for order, (start, end, source) in enumerate(_split_at(_merge(windows, len(text)), text)):
-        lines = _lines_of(text[start:end])
+    for begin, end, source in _split_at(_merge(windows, len(text)), text):
+        lines = _lines_of(text[begin:end])
         if lines:
-            regions.append(Region(lines, source, order, _inside_ranges(start, articles)))
+            regions.append(Region(lines, source, begin, _inside_ranges(begin, articles)))
     return regions
 
 
+def _states_owner(page: _Page) -> bool:
+    """Whether what was read so far names an owner worth judging."""
+    return bool(page.copyright) or any(f.score > 0 for f in page.findings)
+
+
 def _windows_for(
-    text: str, needle: str, role: str, hidden: _Hidden
+    text: str, needle: str, role: str, hidden: _Hidden, start: int = 0, stop: int | None = None
 ) -> Iterator[tuple[int, int, Source]]:
     """The windows one needle opens. Inside a start tag it marks a footer when it stands in the
     id, class or role; in text it marks a statement. After a window the search resumes past it,
     after a script or comment past its end: later hits there would add nothing."""
-    at = text.find(needle)
+    stop = len(text) if stop is None else stop
+    at = text.find(needle, start, stop)
     count = 0
     while at != -1 and count < MAX_HITS_PER_NEEDLE:
         resume = at + len(needle)
@@ -345,7 +422,16 @@ def _windows_for(
                 resume = window[1]
             else:
                 resume = block_end
-        at = text.find(needle, resume)
+        at = text.find(needle, resume, stop)
+
+
+def _tail_start(text: str) -> int:
+    """Where the search for footers starts: the middle of the page, backed off to a tag."""
+    if len(text) < SMALL_PAGE_CHARS:
+        return 0
+    middle = len(text) // 2
+    tag = text.rfind("<", 0, middle)
+    return max(tag, 0)
 
 
 def _window_at(text: str, at: int, role: str) -> tuple[int, int, Source] | None:
@@ -466,7 +552,8 @@ def _lines_of(snippet: str) -> tuple[str, ...]:
     text = GLUED_RE.sub(" ", text).replace("\x00", "")
     if "&" in text:
         text = html.unescape(text)
-    lines = (fold(line) for line in text.split("\n"))
+    text = unicodedata.normalize("NFKC", text)
+    lines = (" ".join(line.split()) for line in text.split("\n"))
     return tuple(line[:MAX_LINE_CHARS] for line in lines if line)
 
 
@@ -554,19 +641,15 @@ def _read_line(line: str, region: Region, page: _Page, *, demote: bool = False) 
 
 def _cued(line: str, names: list[NameSpan]) -> Iterator[tuple[NameSpan, Role, int]]:
     """Names that a role phrase points at: after "operated by", before 承办, and so on."""
-    table: tuple[tuple[re.Pattern[str], Role, int], ...] = (
-        (OPERATOR_AFTER_RE, Role.OPERATOR, SCORE_CUE_OPERATOR),
-        (SPONSOR_AFTER_RE, Role.OTHER, SCORE_SPONSOR),
-        (PARENT_AFTER_RE, Role.PARENT, 0),
-        (LICENSOR_AFTER_RE, Role.LICENSOR, 0),
-        (VENDOR_AFTER_RE, Role.VENDOR, 0),
-        (OTHER_AFTER_RE, Role.OTHER, 0),
-    )
-    for pattern, role, score in table:
-        for cue in pattern.finditer(line):
-            span = _name_after(line, cue.end(), names)
-            if span is not None:
-                yield span, role, score
+    lowered = line.lower()
+    if any(hint in lowered for hint in CUE_HINTS):  # most lines hold no cue
+        for pattern, role, score in CUE_TABLE:
+            for cue in pattern.finditer(line):
+                span = _name_after(line, cue.end(), names)
+                if span is not None:
+                    yield span, role, score
+    if not names and not has_cjk(line):
+        return
     for span in names:
         before = line[: span.start]
         after = line[span.end :]
@@ -777,16 +860,16 @@ def _jsonld_org(org: dict[str, Any], path: str, page: _Page) -> None:
         name = fold(legal)
         score = SCORE_JSONLD_LEGALNAME if role in (Role.OPERATOR, Role.COPYRIGHT_HOLDER) else 0
         page.findings.append(
-            _Finding(name, role, Source.JSONLD, score, 10_000, split_name(name).legal_form)
+            _Finding(name, role, Source.JSONLD, score, NO_POSITION, split_name(name).legal_form)
         )
     plain = org.get("name")
     if isinstance(plain, str) and fold(plain):
         spans = find_names(fold(plain))
         if spans and spans[-1].end >= len(fold(plain).rstrip(" .")) and spans[0].start == 0:
             score = SCORE_JSONLD_NAME_FORM if role is Role.OPERATOR else 0
-            page.findings.append(
-                _Finding(spans[0].name, role, Source.JSONLD, score, 10_000, spans[0].legal_form)
-            )
+            span = spans[0]
+            finding = _Finding(span.name, role, Source.JSONLD, score, NO_POSITION, span.legal_form)
+            page.findings.append(finding)
 
 
 def _read_meta(text: str, page: _Page) -> None:
@@ -808,7 +891,7 @@ def _read_meta(text: str, page: _Page) -> None:
                     role,
                     Source.META,
                     0 if vendor else SCORE_META,
-                    10_001,
+                    NO_POSITION,
                     span.legal_form,
                 )
             )
@@ -825,9 +908,9 @@ def _read_meta(text: str, page: _Page) -> None:
 CANDIDATE_ROLES = frozenset({Role.OPERATOR, Role.COPYRIGHT_HOLDER, Role.OTHER})
 
 
-def _facts(page: _Page, registrations: tuple[Registration, ...], n_regions: int) -> Facts:
+def _facts(page: _Page, registrations: tuple[Registration, ...], size: int) -> Facts:
     findings = [f for f in page.findings if not ARCHIVE_NAMES_RE.search(f.name)]
-    operator = _choose_operator(findings, n_regions)
+    operator = _choose_operator(findings, size)
     entities = _entities(findings)
     copyright_lines = tuple(_dedupe_lines(page.copyright))
     readable = bool(copyright_lines or entities or registrations)
@@ -843,13 +926,13 @@ def _facts(page: _Page, registrations: tuple[Registration, ...], n_regions: int)
     )
 
 
-def _choose_operator(findings: list[_Finding], n_regions: int) -> str | None:
+def _choose_operator(findings: list[_Finding], size: int) -> str | None:
     best: tuple[float, str] | None = None
     for finding in findings:
         if finding.score <= 0 or finding.role not in CANDIDATE_ROLES:
             continue
         # Ties go to the statement further down the page, where the site's own footer sits.
-        position = finding.order / max(n_regions, 1) if finding.order < 10_000 else 0
+        position = finding.order / max(size, 1) if finding.order != NO_POSITION else 0
         key = finding.score + position
         if best is None or key > best[0]:
             best = (key, finding.name)

@@ -124,10 +124,6 @@ _STOP_WORDS = frozenset(
         "published",
         "designed",
         "hosted",
-        "website",
-        "site",
-        "part",
-        "member",
         "subsidiary",
         "by",
         "a",
@@ -155,12 +151,8 @@ _STOP_WORDS = frozenset(
         "marke",
         "seit",
         "since",
-        "about",
-        "home",
         "imprint",
         "impressum",
-        "legal",
-        "notice",
     }
 )
 _MAX_NAME_TOKENS = 9
