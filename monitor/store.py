@@ -13,9 +13,8 @@ live in :mod:`monitor.blobs`, the tables and migrations in :mod:`monitor.models`
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -670,27 +669,23 @@ def reextract(store: Store, batch_size: int = REEXTRACT_BATCH) -> ReextractRepor
 
     Commits every ``batch_size`` captures, so an interrupted run keeps its work and resumes.
     """
-    extract, version = _current_extractor()
+    # Imported on use: the extractor pulls in lxml and rigour, which storing never needs.
+    from monitor import extract  # noqa: PLC0415
+
+    version = extract.EXTRACTOR_VERSION
     done, last_id = 0, 0
     while True:
         with store.session() as session:
             stale = _stale_captures(session, version, last_id, batch_size)
             for capture_id, sha256, content_type, url in stale:
-                facts = extract(
-                    blobs.read_body(session, sha256), content_type=content_type, url=url
-                )
+                body = blobs.read_body(session, sha256)
+                facts = extract.extract(body, content_type=content_type, url=url)
                 add_extraction(session, capture_id, facts, version)
             if not stale:
                 total = session.scalar(select(func.count()).select_from(CaptureRow)) or 0
                 return ReextractReport(version, done, total - done)
         done += len(stale)
         last_id = stale[-1][0]
-
-
-def _current_extractor() -> tuple[Callable[..., Facts], str]:
-    # Imported on use: the extractor pulls in lxml and rigour, which storing never needs.
-    module = importlib.import_module("monitor.extract")
-    return module.extract, module.EXTRACTOR_VERSION
 
 
 def _stale_captures(

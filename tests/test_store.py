@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from monitor import blobs
+from monitor import blobs, extract
 from monitor.blobs import verify
 from monitor.cli import cli
 from monitor.errors import StoreError
@@ -40,6 +40,7 @@ from monitor.store import (
     list_changes,
     open_store,
     record_change,
+    reextract,
     review,
     review_history,
     sync_sites,
@@ -532,9 +533,6 @@ def test_sqlite_file_passes_integrity_check_after_kill(tmp_path: Path) -> None:
 def test_reextract_reads_stored_bytes_with_the_current_extractor(
     store: Store, watched_url: str
 ) -> None:
-    extract = pytest.importorskip("monitor.extract")
-    from monitor.store import reextract
-
     capture_id = put(store, watched_url, PAGE, T0, UNREADABLE)
     first = reextract(store)
     second = reextract(store)
@@ -561,7 +559,6 @@ def test_db_upgrade_command_creates_a_new_database(
 def test_reextract_command_reports_its_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("monitor.extract")
     monkeypatch.chdir(tmp_path)
     with open_store(f"sqlite:///{tmp_path / 'e.db'}") as store, store.session() as session:
         sync_sites(session, [Site("acme", "Acme", ("https://e.example/",))])
