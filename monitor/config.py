@@ -24,6 +24,7 @@ from monitor.errors import ConfigError, WatchlistError
 DEFAULT_DB = "monitor.db"
 DEFAULT_WATCHLIST = "watchlist.toml"
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
+DEFAULT_SPN_URL = "https://web.archive.org"  # Save Page Now 2 lives on the archive's host
 DEFAULT_CDX_RATE = 0.4  # requests per second, shared by the whole process
 DEFAULT_MEMENTO_RATE = 8.0  # requests per second, shared by the whole process
 DEFAULT_PAUSE_AFTER_429 = 60.0  # seconds every archive request waits after any 429
@@ -244,6 +245,7 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("spn_access_key", "MONITOR_SPN_ACCESS_KEY", _text, None, "Save Page Now access key"),
     Spec("spn_secret_key", "MONITOR_SPN_SECRET_KEY", _text, None, "Save Page Now secret key"),
+    Spec("spn_url", "MONITOR_SPN_URL", _url, DEFAULT_SPN_URL, "Save Page Now base URL"),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 
@@ -266,6 +268,7 @@ class Settings:
     archive_interval: float = parse_duration(DEFAULT_ARCHIVE_INTERVAL)
     spn_access_key: str | None = None
     spn_secret_key: str | None = None
+    spn_url: str = DEFAULT_SPN_URL
 
     @property
     def db_url(self) -> str:

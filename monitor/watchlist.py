@@ -58,7 +58,10 @@ SITE_KEYS = (
     "notes",
 )
 URL_TABLE_KEYS = ("url", "label")
-ALERT_KEYS = ("type", "url")
+ALERT_KEYS = ("type", "url", "secret")
+ALERT_REQUIRED_KEYS = ("type", "url")
+# A webhook secret keys an HMAC-SHA256 of each body; shorter than this it can be guessed.
+MIN_SECRET_LENGTH = 16
 
 # Ids name sites on the command line, in the store and in reports: keep them shell- and
 # URL-safe, and short enough for a table column.
@@ -164,10 +167,14 @@ class Site:
 
 @dataclass(frozen=True)
 class AlertTarget:
-    """Where to announce a confirmed change; the URL is kept out of ``repr`` (it holds secrets)."""
+    """Where to announce a confirmed change; the URL is kept out of ``repr`` (it holds secrets).
+
+    ``secret``, for webhooks only, keys the HMAC signature sent with each delivery.
+    """
 
     type: AlertType
     url: str = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -571,7 +578,7 @@ def _toml_type(value: object) -> str:
 
 def _parse_alert(entry: Mapping[str, Any], label: str, source: str) -> AlertTarget:
     _refuse_unknown_keys(entry, ALERT_KEYS, label, source)
-    for required in ALERT_KEYS:
+    for required in ALERT_REQUIRED_KEYS:
         if required not in entry:
             raise WatchlistError(
                 source, f"required: {_ALERT_REQUIRED_WHY[required]}", label, required
@@ -587,7 +594,23 @@ def _parse_alert(entry: Mapping[str, Any], label: str, source: str) -> AlertTarg
     # The URL is never quoted back: webhook and Apprise URLs carry tokens and passwords.
     if not isinstance(url, str) or not _alert_url_ok(kind, url):
         raise WatchlistError(source, _ALERT_URL_WHY[kind], label, "url")
-    return AlertTarget(type=kind, url=url)
+    secret = entry.get("secret")
+    if secret is not None:
+        _check_alert_secret(kind, secret, label, source)
+    return AlertTarget(type=kind, url=url, secret=secret)
+
+
+def _check_alert_secret(kind: AlertType, secret: object, label: str, source: str) -> None:
+    # Like the URL, the secret is never quoted back.
+    if kind is not AlertType.WEBHOOK:
+        why = "only webhook alerts are signed; an Apprise URL carries its own credentials"
+        raise WatchlistError(source, why, label, "secret")
+    if not isinstance(secret, str) or len(secret.strip()) < MIN_SECRET_LENGTH:
+        why = (
+            f"must be a string of at least {MIN_SECRET_LENGTH} characters, such as the output "
+            "of: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+        raise WatchlistError(source, why, label, "secret")
 
 
 def _alert_url_ok(kind: AlertType, url: str) -> bool:

@@ -357,8 +357,21 @@ BAD_WATCHLISTS = [
     ),
     pytest.param(
         '[[alert]]\ntype = "webhook"\nurl = "https://hooks.example/"\nsites = ["a"]\n',
-        "watchlist.toml: alert #1: key 'sites': unknown key; known keys: type, url",
+        "watchlist.toml: alert #1: key 'sites': unknown key; known keys: type, url, secret",
         id="alert-unknown-key",
+    ),
+    pytest.param(
+        '[[alert]]\ntype = "apprise"\nurl = "json://hooks.example/"\n'
+        'secret = "s3cr3t-s3cr3t-s3cr3t"\n',
+        "watchlist.toml: alert #1: key 'secret': only webhook alerts are signed; an Apprise URL"
+        " carries its own credentials",
+        id="alert-secret-on-apprise",
+    ),
+    pytest.param(
+        '[[alert]]\ntype = "webhook"\nurl = "https://hooks.example/"\nsecret = "s3cr3t"\n',
+        "watchlist.toml: alert #1: key 'secret': must be a string of at least 16 characters,"
+        " such as the output of: python -c 'import secrets; print(secrets.token_hex(32))'",
+        id="alert-secret-too-short",
     ),
     pytest.param(
         '[alert]\ntype = "webhook"\nurl = "https://hooks.example/"\n',
@@ -603,6 +616,15 @@ def test_alerts_are_parsed_and_repr_hides_their_urls() -> None:
         AlertTarget(AlertType.WEBHOOK, "https://hooks.example/T0/B0/s3cr3t"),
         AlertTarget(AlertType.APPRISE, "tgram://123456:s3cr3t/987654"),
     )
+    assert "s3cr3t" not in repr(watchlist)
+
+
+def test_webhook_secret_is_kept_out_of_repr() -> None:
+    watchlist = loads(
+        '[[alert]]\ntype = "webhook"\nurl = "https://hooks.example/"\n'
+        'secret = "0123456789abcdef-s3cr3t"\n'
+    )
+    assert watchlist.alerts[0].secret == "0123456789abcdef-s3cr3t"
     assert "s3cr3t" not in repr(watchlist)
 
 
