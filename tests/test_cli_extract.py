@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
@@ -45,3 +50,58 @@ def test_extract_binary_file_reports_unreadable(tmp_path: Path) -> None:
     data = json.loads(result.output)
     assert data["readable"] is False
     assert data["operator"] is None
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """Serves the Guardian corpus page at /guardian and a 500 anywhere else."""
+
+    def do_GET(self) -> None:
+        if self.path == "/guardian":
+            body = (FOOTERS / "uk-guardian.html").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+        else:
+            body = b"<html><body>server error</body></html>"
+            self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_extract_fetches_a_url(site: str) -> None:
+    result = CliRunner().invoke(cli, ["extract", f"{site}/guardian", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["operator"] == "Guardian News & Media Limited"
+
+
+def test_extract_url_with_server_error_is_one_line_error(site: str) -> None:
+    result = CliRunner().invoke(cli, ["extract", f"{site}/missing"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: {site}/missing: HTTP 500"]
+
+
+def test_extract_unreachable_url_is_one_line_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(cli, ["extract", f"http://127.0.0.1:{port}/"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error: http://127.0.0.1:{port}/: ConnectError")
