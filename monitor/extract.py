@@ -4,13 +4,15 @@ Pure: bytes in, :class:`~monitor.facts.Facts` out; no network, no database.  The
 
 1. decode the bytes ourselves (:mod:`monitor.decode`): lxml's own guess mis-decodes real pages;
 2. cut the Wayback Machine's viewer toolbar, should a view-mode capture reach us;
-3. parse once with lxml and collect *regions*: footers and copyright blocks (by tag, id and
-   class), blocks holding a copyright marker elsewhere, and an Impressum block;
+3. find *regions* by string search, never parsing the whole page (a full parse alone costs
+   what the whole extraction may): footers and copyright blocks (by tag, id and class), blocks
+   holding a copyright marker, an Impressum; the page's second half first, the first only when
+   the second states no owner; scripts and comments skipped;
 4. read each region line by line: copyright lines (holders, years), role cues ("operated by",
    承办, "a subsidiary of", 技术支持...), and every name that ends in a legal form
    (:mod:`monitor.names`);
-5. add JSON-LD ``Organization`` names and ``<meta name=copyright>``; registration numbers from the
-   whole visible text (:mod:`monitor.registrations`);
+5. add JSON-LD ``Organization`` names and ``<meta name=copyright>``; registration numbers from
+   the regions' text (:mod:`monitor.registrations`);
 6. judge the operator from the evidence, scored by how directly the page states it.
 
 This module is longer than the house limit of 500 lines would like; the stages share private
