@@ -7,6 +7,7 @@ The tree::
     ├── ConfigError                 configuration that cannot be used (exit 2)
     │   └── WatchlistError          watchlist.toml is unreadable or has a bad entry/key (exit 2)
     ├── InputError                  a page or file given to a command cannot be read
+    │   └── ScreeningListError      a screening list file has an unknown format or a bad row
     ├── FetchError                  a live page could not be fetched
     ├── ArchiveError                the Wayback Machine did not give what was asked
     │   ├── ArchiveRateLimited      the archive answered 429; everything pauses
@@ -75,6 +76,17 @@ class InputError(MonitorError):
         self.source = source
         self.why = why
         super().__init__(f"{source}: {why}")
+
+
+class ScreeningListError(InputError):
+    """A screening list file cannot be imported: not a Consolidated Screening List or
+    OpenSanctions file, or a row the importer cannot read.  The message names the file and
+    the row (``line 12`` of a CSV, ``results[3]`` of a JSON file); fix or re-download it."""
+
+    def __init__(self, path: str, why: str, row: str | None = None) -> None:
+        super().__init__(path if row is None else f"{path}: {row}", why)
+        self.path = path
+        self.row = row
 
 
 class FetchError(MonitorError):
