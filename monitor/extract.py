@@ -35,7 +35,7 @@ from monitor.facts import CopyrightLine, Entity, Facts, Registration, Role, Sour
 from monitor.names import WEAK_FORMS, NameSpan, find_names, fold, has_cjk, name_key, split_name
 from monitor.registrations import find_registrations
 
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"  # bump whenever the same bytes can give other facts
 
 # --- what marks a footer, a copyright line, a role -------------------------------------------
 
@@ -941,11 +941,13 @@ def _choose_operator(findings: list[_Finding], size: int) -> str | None:
     return best[1] if best else None
 
 
-def _entities(findings: Iterable[_Finding]) -> tuple[Entity, ...]:
+def _entities(findings: list[_Finding]) -> tuple[Entity, ...]:
+    # A name the page gives a role need not be listed again as merely mentioned ("other").
+    with_role = {name_key(f.name) for f in findings if f.role is not Role.OTHER}
     seen: dict[tuple[str, Role, Source], Entity] = {}
     for finding in findings:
         key = (name_key(finding.name), finding.role, finding.source)
-        if key in seen or not key[0]:
+        if key in seen or not key[0] or (finding.role is Role.OTHER and key[0] in with_role):
             continue
         parts = split_name(finding.name)
         seen[key] = Entity(
