@@ -412,6 +412,179 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# The values of monitor.export.ExportFormat, spelled here so `monitor --help` stays fast.
+EXPORT_FORMATS = ("csv", "json", "md", "html", "warc", "bundle")
+REVIEW_STATUSES = ("new", "confirmed", "dismissed")
+
+
+@cli.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH")
+@click.option(
+    "--site", "site_ids", multiple=True, metavar="ID", help="Only this site (repeatable)."
+)
+@click.option("--since", metavar="DATE", help="Only changes first seen on or after DATE.")
+@click.option("--status", type=click.Choice(REVIEW_STATUSES), help="Only changes with this review.")
+@pass_app
+def export_command(
+    app: AppContext,
+    fmt: str,
+    output: Path | None,
+    site_ids: tuple[str, ...],
+    since: str | None,
+    status: str | None,
+) -> None:
+    """Export recorded changes as evidence to attach (to PATH, or standard output).
+
+    csv and json: one row or object per change, with both captures, review and copyright
+    lines; md: a section per site; html: one self-contained report (no scripts, no network)
+    with each site's timeline and each change side by side; warc: the raw captures behind the
+    changes; bundle: a zip of report.html, changes.json, changes.csv, captures.warc.gz and a
+    manifest of their SHA-256 (check it with verify-bundle). See docs/exports.md.
+
+    \b
+    Example:
+      monitor export --format bundle -o sensetime.zip --site sensetime
+      monitor export --format csv --status confirmed --since 2021-01-01 > confirmed.csv
+    """
+    from monitor import blobs, export, store
+    from monitor.models import ReviewStatus
+
+    chosen = export.ExportFormat(fmt)
+    if output is None and chosen.binary and sys.stdout.isatty():
+        raise UsageError(f"--format {fmt} writes binary data: give -o PATH")
+    selection = export.Selection(
+        site_ids=site_ids,
+        since=None if since is None else export.parse_since(since),
+        status=None if status is None else ReviewStatus(status),
+    )
+    with store.open_store(app.settings().db_url) as opened:
+        collected = export.collect(opened, selection, timelines=export.needs_timelines(chosen))
+        captures = collected.captures() if export.needs_bodies(chosen) else []
+        bodies = export.read_bodies(opened, captures)
+    data = export.render(collected, chosen, bodies)
+    if not collected.changes:
+        click.echo("No changes match the selection; the export lists none.", err=True)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    export.write_file(output, data)
+    click.echo(
+        f"wrote {len(collected.changes)} changes as {fmt} to {output} "
+        f"({len(data):,} bytes, SHA-256 {blobs.sha256_hex(data)})"
+    )
+
+
+@cli.command("verify-bundle")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def verify_bundle_command(path: Path) -> None:
+    """Check an export bundle: each file against the SHA-256 in its manifest, no file missing
+    or added, and every capture named in changes.json in the WARC with its bytes intact.
+
+    Prints the whole bundle's SHA-256, to compare with the figure published beside it (a
+    manifest inside the bundle cannot prove the bundle was not rebuilt). Exit status 1,
+    naming each failing file, when anything does not match.
+
+    \b
+    Example:
+      monitor verify-bundle sensetime.zip
+    """
+    from monitor import export
+    from monitor.errors import IntegrityError
+
+    check = export.check_bundle(_read_file(str(path)))
+    for name in check.matched:
+        click.echo(f"ok      {name}")
+    for problem in check.problems:
+        click.echo(f"FAILED  {problem}")
+    click.echo(f"bundle SHA-256 {check.sha256}")
+    if not check.ok:
+        raise IntegrityError(f"{path}: {len(check.problems)} problem(s): {check.problems[0]}")
+
+
+@cli.command("timeline")
+@click.argument("site_id")
+@pass_app
+def timeline_command(app: AppContext, site_id: str) -> None:
+    """Print who one site named, and when: each operator, entity and registration its stored
+    captures showed, with the first and last capture showing it, how many did, and links.
+
+    The URLs are the site's in the watchlist (when it lists the site) and those with recorded
+    changes. First and last seen are the captures stored, which sample the archive's history.
+
+    \b
+    Example:
+      monitor --db demo.db timeline sensetime
+    """
+    from rich.console import Console
+
+    from monitor import export, report, store, watchlist
+
+    watched: tuple[str, ...] = ()
+    if app.watchlist_path.exists():
+        sites = watchlist.load(app.watchlist_path).sites
+        watched = next((site.urls for site in sites if site.id == site_id), ())
+    with store.open_store(app.settings().db_url) as opened:
+        timelines = export.site_timelines(opened, site_id, watched)
+    if not timelines:
+        raise UsageError(
+            f"site {site_id!r}: no URLs known (not in {app.watchlist_path}, no recorded changes)"
+        )
+    console = Console()
+    for shown in report.timeline_renderables(timelines):
+        console.print(shown)
+
+
+@cli.command("review")
+@click.argument("change_id", type=int)
+@click.option("--confirm", is_flag=True, help="The change is real and matters.")
+@click.option("--dismiss", is_flag=True, help="The change is noise or not relevant.")
+@click.option("--note", metavar="TEXT", help="Why; replaces the change's note.")
+@click.option("--by", "who", metavar="NAME", help="Who reviews [default: your user name].")
+@pass_app
+def review_command(
+    app: AppContext,
+    change_id: int,
+    confirm: bool,
+    dismiss: bool,
+    note: str | None,
+    who: str | None,
+) -> None:
+    """Confirm or dismiss a recorded change, with an optional note, and print its review
+    history. Every review is kept (who, when, old and new status and note); exports carry the
+    status and note. With neither --confirm, --dismiss nor --note, only prints the history.
+
+    \b
+    Example:
+      monitor review 1 --confirm --note "Beijing entity is on the Entity List"
+      monitor review 1
+    """
+    from monitor import report, store
+    from monitor.models import ReviewStatus
+
+    if confirm and dismiss:
+        raise UsageError("give --confirm or --dismiss, not both")
+    with store.open_store(app.settings().db_url) as opened, opened.session() as session:
+        change = store.get_change(session, change_id)
+        if confirm or dismiss or note is not None:
+            verdict = ReviewStatus.CONFIRMED if confirm else ReviewStatus.DISMISSED
+            status = verdict if confirm or dismiss else change.status
+            change = store.review(session, change_id, status, note, who or _user_name())
+        history = store.review_history(session, change_id)
+    for line in report.review_lines(change, history):
+        click.echo(line)
+
+
+def _user_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError) as exc:  # no login name in the environment or the passwd file
+        raise UsageError("cannot tell who you are: give --by NAME") from exc
+
+
 def main() -> None:
     """Console entry point."""
     try:
