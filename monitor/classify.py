@@ -29,18 +29,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import lru_cache
-from types import MappingProxyType
 
 from rapidfuzz import fuzz
 from rigour.names.org_types import extract_org_types
 
 from monitor.facts import RegistrationKind
 from monitor.names import fold, has_cjk, split_name
-from monitor.registrations import CN_PROVINCES, find_registrations, province_of
+from monitor.registrations import CN_PROVINCES, find_registrations, is_latin_city, province_of
 
 __all__ = [
     "REGISTRATION_FIELDS",
@@ -95,30 +94,6 @@ GENERIC_CJK: tuple[str, ...] = tuple(sorted((
     "咨询", "工程", "互联网", "计算机", "创新", "云计算", "系统", "产业", "研究院",
     "研究所", "有限", "股份",
 ), key=len, reverse=True))  # longest first, so 电子商务 goes before 电子
-# fmt: on
-# English names of Chinese cities that open company names ("Shenzhen Huawei Technologies Co.,
-# Ltd."), with their provinces.  ``place_prefix`` knows only the English names of provinces,
-# so without these "Shenzhen X" would read as a brand "Shenzhen X" and never as a place.
-# The largest cities and the usual seats of listed companies; a city missing here is compared
-# as part of the name (see docs/matching.md).
-# fmt: off
-LATIN_CITIES: Mapping[str, str] = MappingProxyType({
-    "shenzhen": "Guangdong", "guangzhou": "Guangdong", "dongguan": "Guangdong",
-    "foshan": "Guangdong", "zhuhai": "Guangdong", "shantou": "Guangdong",
-    "huizhou": "Guangdong", "zhongshan": "Guangdong", "hangzhou": "Zhejiang",
-    "ningbo": "Zhejiang", "wenzhou": "Zhejiang", "jiaxing": "Zhejiang", "shaoxing": "Zhejiang",
-    "nanjing": "Jiangsu", "suzhou": "Jiangsu", "wuxi": "Jiangsu", "changzhou": "Jiangsu",
-    "nantong": "Jiangsu", "xuzhou": "Jiangsu", "yangzhou": "Jiangsu", "chengdu": "Sichuan",
-    "wuhan": "Hubei", "xiamen": "Fujian", "fuzhou": "Fujian", "quanzhou": "Fujian",
-    "xi'an": "Shaanxi", "xian": "Shaanxi", "qingdao": "Shandong", "jinan": "Shandong",
-    "yantai": "Shandong", "weihai": "Shandong", "dalian": "Liaoning", "shenyang": "Liaoning",
-    "harbin": "Heilongjiang", "changchun": "Jilin", "changsha": "Hunan",
-    "zhengzhou": "Henan", "luoyang": "Henan", "hefei": "Anhui", "kunming": "Yunnan",
-    "nanchang": "Jiangxi", "nanning": "Guangxi", "guiyang": "Guizhou", "taiyuan": "Shanxi",
-    "shijiazhuang": "Hebei", "tangshan": "Hebei", "baoding": "Hebei", "lanzhou": "Gansu",
-    "urumqi": "Xinjiang", "hohhot": "Inner Mongolia", "xining": "Qinghai",
-    "yinchuan": "Ningxia", "lhasa": "Tibet", "haikou": "Hainan", "sanya": "Hainan",
-})
 # fmt: on
 # Legal forms rigour has no code for, and spellings of one form that it codes apart.
 _FORM_ALIASES = {
@@ -434,7 +409,7 @@ def _place_key(place: str) -> str:
 def _latin_city(core: str) -> tuple[str | None, str]:
     """A Chinese city opening an English name, and the rest: ("Shenzhen", "Huawei ...")."""
     first, _, rest = core.partition(" ")
-    if rest and first.casefold() in LATIN_CITIES:
+    if rest and is_latin_city(first):
         return first, rest.strip()
     return None, core
 
@@ -442,7 +417,7 @@ def _latin_city(core: str) -> tuple[str | None, str]:
 def _region_of_place(place: str | None) -> str | None:
     if place is None:
         return None
-    return province_of(place) or LATIN_CITIES.get(place.casefold())
+    return province_of(place)
 
 
 def _words_score(left: tuple[str, ...], right: tuple[str, ...]) -> float:

@@ -26,7 +26,8 @@ What ``Registration`` carries per kind:
 The places come from python-stdnum's ``cn/loc`` table (GB/T 2260 division codes with the
 names of provinces, prefecture-level cities and counties, current and historical); only the
 English names of the 34 province-level divisions are written here, because no dependency has
-them.  English names of prefecture-level cities (Shenzhen, Hangzhou) are not known.
+them; the English names of prefecture-level cities (Shenzhen, Hangzhou) are their pinyin, from
+pypinyin.
 
 The module runs past 500 lines because each number's pattern and the place tables it is
 checked against belong together; about a third of it is the tables and the patterns.
@@ -237,6 +238,8 @@ _ENGLISH_ALIASES = {
     "xinjiang uygur": "65",
     "xinjiang uyghur": "65",
 }
+# "Shenzhen DJI ...": a capitalised first word followed by more of the name.
+_LATIN_FIRST_WORD = re.compile(r"(?P<place>[A-Z][a-z]+(?:['’][a-z]+)?)\s+\S")
 _ENGLISH_PLACE = re.compile(
     r"(?:the\s+)?(?P<place>"
     + "|".join(sorted((*PROVINCE_NAMES.values(), "Macao"), key=len, reverse=True))
@@ -354,6 +357,9 @@ def place_prefix(name: str) -> str | None:
     english = _ENGLISH_PLACE.match(text)
     if english is not None:
         return english.group("place")
+    city = _LATIN_FIRST_WORD.match(text)
+    if city is not None and is_latin_city(city.group("place")):
+        return city.group("place")
     # A Japanese name (北海道電力株式会社) shares characters with Chinese places.
     if _KANA.search(text) or text.startswith(_NOT_PLACE_STARTS):
         return None
@@ -619,7 +625,51 @@ def _english_province_code(name: str) -> str | None:
     for code, english in PROVINCE_NAMES.items():
         if english.lower() == key:
             return code
-    return _ENGLISH_ALIASES.get(key)
+    alias = _ENGLISH_ALIASES.get(key)
+    if alias is not None:
+        return alias
+    codes = _latin_cities().get(_city_key(key))
+    return next(iter(codes)) if codes is not None and len(codes) == 1 else None
+
+
+def is_latin_city(word: str) -> bool:
+    """Whether ``word`` is the English (pinyin) name of a Chinese prefecture-level city."""
+    return _city_key(word) in _latin_cities()
+
+
+def _city_key(word: str) -> str:
+    return word.casefold().replace("'", "").replace("’", "").replace("-", "").replace(" ", "")
+
+
+# Conventional English names that are not the plain pinyin of the Chinese name.
+_CONVENTIONAL_CITY_NAMES = {"urumqi": "65", "hohhot": "15", "harbin": "23", "kashgar": "65"}
+_CITY_SUFFIXES = ("市", "盟", "地区")
+
+
+@cache
+def _latin_cities() -> Mapping[str, frozenset[str]]:
+    """Pinyin names of prefecture-level cities ("shenzhen"), with their provinces' codes.
+
+    Built once, from python-stdnum's division table, by pypinyin, whose phrase dictionary
+    reads the cities ICU transliterates wrongly (厦门 xiamen, 长沙 changsha, 重庆 chongqing).
+    """
+    from pypinyin import lazy_pinyin  # noqa: PLC0415  (its tables take 0.3 s to load: only when needed)
+
+    cities: defaultdict[str, set[str]] = defaultdict(set)
+    for _, code, _, _props, children in _loc_db().prefixes:
+        if code not in PROVINCE_NAMES:
+            continue
+        for _, sub, _, sub_props, _ in children:
+            if not sub.endswith("00"):
+                continue
+            for name in _all_names(sub_props.get("county", "")):
+                if name.endswith(_CITY_SUFFIXES):
+                    short = name.removesuffix("市").removesuffix("盟").removesuffix("地区")
+                    if len(short) >= 2:
+                        cities["".join(lazy_pinyin(short)).lower()].add(code)
+    for conventional, code in _CONVENTIONAL_CITY_NAMES.items():
+        cities[conventional].add(code)
+    return MappingProxyType({name: frozenset(codes) for name, codes in cities.items()})
 
 
 def _unique_province(name: str) -> str | None:

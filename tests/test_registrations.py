@@ -502,3 +502,24 @@ def test_normalising_the_input_first_changes_nothing(text: str) -> None:
 def test_surrounding_prose_does_not_hide_a_registration(before: str, after: str) -> None:
     found = find_registrations(f"{before} 京ICP备14027177号-1 {after}")
     assert ("icp_filing", "京ICP备14027177号-1", "Beijing") in summary(found)
+
+
+@pytest.mark.parametrize(
+    ("name", "place", "province"),
+    [
+        ("Shenzhen DJI Sciences and Technologies Ltd.", "Shenzhen", "Guangdong"),
+        ("Hangzhou Hikvision Digital Technology Co., Ltd.", "Hangzhou", "Zhejiang"),
+        ("Xiamen Meiya Pico Information Co., Ltd.", "Xiamen", "Fujian"),
+        ("Xi'an Foo Technology Co., Ltd.", "Xi'an", "Shaanxi"),
+        ("Urumqi Foo Trading Co., Ltd.", "Urumqi", "Xinjiang"),
+        ("Suzhou Foo Ltd", "Suzhou", None),  # 苏州 (Jiangsu) and 宿州 (Anhui): a place, no province
+        ("Apple Inc.", None, None),
+        ("Meta Platforms, Inc.", None, None),
+    ],
+    ids=str,
+)
+def test_english_city_names_open_company_names(
+    name: str, place: str | None, province: str | None
+) -> None:
+    assert place_prefix(name) == place
+    assert (province_of(place) if place else None) == province
