@@ -585,6 +585,110 @@ def _user_name() -> str:
         raise UsageError("cannot tell who you are: give --by NAME") from exc
 
 
+@cli.command("check")
+@click.argument("site_ids", nargs=-1, metavar="[SITE_ID]...")
+@click.option("--all", "every", is_flag=True, help="List every URL, not only those to look at.")
+@pass_app
+def check_command(app: AppContext, site_ids: tuple[str, ...], every: bool) -> None:
+    """Fetch the watched pages now and record every change since the last capture.
+
+    Each URL is fetched (redirects followed, within fetch_timeout and fetch_max_bytes, with
+    the site's headers and User-Agent), stored with its facts and compared with the newest
+    readable capture of that URL, live or archived. A change becomes an evidence item, is
+    sent to Save Page Now when keys are set, and is announced to the watchlist's alerts. A
+    site that fails is shown in the table and logged for `monitor status`; the others go on,
+    and the exit status is 0. Past 50 URLs, the table lists only those to look at.
+
+    \b
+    Example:
+      monitor check
+      monitor check sensetime --db evidence.db
+    """
+    from rich.console import Console
+
+    from monitor import check, store, watchlist
+
+    loaded = watchlist.load(app.watchlist_path)
+    chosen = watchlist.find_sites(loaded, site_ids)
+    settings = app.settings()
+    with store.open_store(settings.db_url) as opened:
+        with opened.session() as session:
+            store.sync_sites(session, loaded.sites)
+        checks = check.run_check(opened, settings, chosen, loaded.alerts)
+    console = Console()
+    console.print(check.check_table(checks, every=every))
+    console.print(check.summary(checks))
+    if hidden := check.unlisted(checks, every=every):
+        click.echo(f"({hidden} URLs unchanged or captured for the first time not listed: --all)")
+    if any(checked.changed for checked in checks):
+        click.echo(f"Next: {_command(app, 'changes')}")
+
+
+@cli.command("run")
+@pass_app
+def run_command(app: AppContext) -> None:
+    """Run the daemon: check each watched site on its interval until SIGTERM or Ctrl-C.
+
+    Each site is checked every `interval` (with jitter) as `monitor check` does, and its
+    Wayback Machine captures are swept every `archive_interval`. Edits to the watchlist are
+    picked up within seconds (or at once on SIGHUP). One JSON line per check goes to
+    standard output; see docs/daemon.md.
+
+    \b
+    Example:
+      monitor --db evidence.db --watchlist cases.toml run
+    """
+    from monitor import daemon, store, watchlist
+
+    daemon.configure_logging(app.debug)
+    settings = app.settings()
+
+    def settle(loaded: watchlist.Watchlist) -> config.Settings:
+        file_settings = dict(loaded.settings)
+        flags = {"db": app.db_flag}
+        return config.resolve(flags=flags, file_settings=file_settings, file_path=str(loaded.path))
+
+    with store.open_store(settings.db_url) as opened:
+        daemon.run_daemon(opened, app.watchlist_path, settle)
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def status_command(ctx: click.Context, as_json: bool) -> None:
+    """Show each site's last successful check and the sites failing repeatedly.
+
+    The exit status is 1 when a URL failed `status_failures` checks in a row (default 3),
+    or a site was never checked or not for twice its interval; 0 otherwise. Docker's
+    HEALTHCHECK runs it. Sites are the watchlist's enabled ones, or the store's without one.
+
+    \b
+    Example:
+      monitor status --json
+    """
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from monitor import status, store, watchlist
+
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    settings = app.settings()
+    path = app.watchlist_path
+    watched = watchlist.load(path).sites if path.exists() else None
+    with store.open_store(settings.db_url) as opened, opened.session(write=False) as session:
+        sites = status.sites_to_judge(watched, session)
+        health = status.judge(sites, status.url_states(session), settings, datetime.now(UTC))
+    if as_json:
+        click.echo(json.dumps(health.to_json(), ensure_ascii=False, indent=2))
+    else:
+        Console().print(status.status_table(health))
+        click.echo(status.summary(health))
+    if not health.healthy:
+        ctx.exit(1)
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -1,8 +1,9 @@
 """The evidence store's tables, and the database that holds them.
 
 The tables are SQLAlchemy 2 typed mappings; below them, the engine (SQLite's settings) and the
-Alembic migrations that build the schema.  Only :mod:`monitor.store`, :mod:`monitor.blobs` and
-the migrations use these classes; every other module gets frozen dataclasses from the store.
+Alembic migrations that build the schema.  Only :mod:`monitor.store`, :mod:`monitor.blobs`,
+:mod:`monitor.status` (the check log) and the migrations use these classes; every other module
+gets frozen dataclasses from them.
 A change to a model needs a migration in ``migrations/versions``; ``tests/test_migrations.py``
 fails until the migrations and these models agree.
 """
@@ -96,6 +97,17 @@ class ReviewStatus(StrEnum):
     NEW = "new"
     CONFIRMED = "confirmed"
     DISMISSED = "dismissed"
+
+
+class CheckOutcome(StrEnum):
+    """What one live check of a URL found (``monitor check``, the daemon)."""
+
+    BASELINE = "baseline"  # the URL's first readable capture: nothing to compare with yet
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    UNREADABLE = "unreadable"  # a page was stored, but it cannot be compared
+    HTTP_ERROR = "http_error"  # the server answered 4xx or 5xx; the answer was stored
+    FAILED = "failed"  # no answer to store: network error, timeout, too large
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -256,6 +268,29 @@ class ReviewEventRow(Base):
     new_status: Mapped[ReviewStatus] = mapped_column(_enum(ReviewStatus, "new_review_status"))
     old_note: Mapped[str | None] = mapped_column(Text)
     new_note: Mapped[str | None] = mapped_column(Text)
+
+
+class CheckRow(Base):
+    """One live check of a URL: when, how long, what came back and what it found.
+
+    The record that a page was looked at even when nothing changed or nothing could be
+    fetched (a failed check leaves no capture, only this row); ``monitor status`` reads it.
+    Append-only, like the evidence.
+    """
+
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_url_id_started_at", "url_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url_id: Mapped[int] = mapped_column(ForeignKey("urls.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[CheckOutcome] = mapped_column(_enum(CheckOutcome, "check_outcome"))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
+    changes: Mapped[int] = mapped_column(Integer)  # evidence items this check recorded
+    redirects: Mapped[list[str]] = mapped_column(JSON)  # the URLs redirected through, in order
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 # --------------------------------------------------------------------------- the database

@@ -556,6 +556,31 @@ def get_change(session: Session, change_id: int) -> StoredChange:
     return _change(row)
 
 
+def set_archive_copy(
+    session: Session, change_id: int, *, url: str | None = None, error: str | None = None
+) -> bool:
+    """Record Save Page Now's answer on a change: its copy's archive URL, or why none was made.
+
+    Give one of ``url`` and ``error``.  A copy once recorded is kept: a later call changes
+    nothing and returns False.  An error may give way to a later error or to a copy (the
+    error then stays beside the copy).  Raises :class:`StoreError` for an unknown change.
+    """
+    if (url is None) == (error is None):
+        raise ValueError("give the copy's archive URL or the error, not both or neither")
+    stmt = select(ChangeRow).where(ChangeRow.id == change_id).with_for_update()
+    row = session.scalars(stmt).one_or_none()
+    if row is None:
+        raise StoreError(f"no change with id {change_id}")
+    if row.archive_copy_url is not None:
+        return False
+    if url is not None:
+        row.archive_copy_url = url
+    else:
+        row.archive_copy_error = error
+    session.flush()
+    return True
+
+
 def _change_query() -> tuple[Any, Any]:
     before, after = aliased(CaptureRow, name="before"), aliased(CaptureRow, name="after")
     stmt = (

@@ -17,7 +17,16 @@ from monitor.models import Base, alembic_config, make_engine, migrations_dir, up
 from monitor.store import open_store
 
 ALEMBIC_INI = Path(__file__).parent.parent / "alembic.ini"
-TABLES = {"sites", "urls", "blobs", "captures", "extractions", "changes", "review_events"}
+TABLES = {
+    "sites",
+    "urls",
+    "blobs",
+    "captures",
+    "extractions",
+    "changes",
+    "review_events",
+    "checks",
+}
 
 
 @pytest.fixture

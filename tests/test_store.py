@@ -44,6 +44,7 @@ from monitor.store import (
     reextract,
     review,
     review_history,
+    set_archive_copy,
     sync_sites,
 )
 
@@ -87,7 +88,7 @@ def test_open_store_creates_schema_and_reopens(db_url: str) -> None:
         assert session.scalar(select(func.count()).select_from(SiteRow)) == 0
     with open_store(db_url) as store, store.session() as session:
         version = session.scalar(text("SELECT version_num FROM alembic_version"))
-    assert version == "0001"
+    assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def test_open_store_refuses_schema_newer_than_code(db_url: str) -> None:
@@ -390,6 +391,27 @@ def test_review_of_unknown_change_is_refused(store: Store) -> None:
         review(session, 42, ReviewStatus.CONFIRMED, None, "ana")
 
 
+def test_archive_copy_is_recorded_once_and_an_error_gives_way_to_it(
+    store: Store, watched_url: str
+) -> None:
+    saved = "https://web.archive.org/web/20210820093000/" + watched_url
+    change_id = recorded(store, watched_url)
+    with store.session() as session:
+        first_error = set_archive_copy(session, change_id, error="error:browsing-timeout: slow")
+        copied = set_archive_copy(session, change_id, url=saved)
+        later = set_archive_copy(session, change_id, url=saved + "#again")
+        late_error = set_archive_copy(session, change_id, error="http-429: later")
+        change = get_change(session, change_id)
+    assert (first_error, copied, later, late_error) == (True, True, False, False)
+    assert change.archive_copy_url == saved
+    assert change.archive_copy_error == "error:browsing-timeout: slow"
+
+
+def test_archive_copy_of_unknown_change_is_refused(store: Store) -> None:
+    with pytest.raises(StoreError, match="no change with id 42"), store.session() as session:
+        set_archive_copy(session, 42, error="http-401: wrong keys")
+
+
 REWRITES = [
     pytest.param("UPDATE captures SET status = 404", id="update-capture"),
     pytest.param("DELETE FROM captures", id="delete-capture"),
@@ -553,8 +575,9 @@ def test_db_upgrade_command_creates_a_new_database(
     first = CliRunner().invoke(cli, ["--db", "evidence.db", "db", "upgrade"])
     second = CliRunner().invoke(cli, ["--db", "evidence.db", "db", "upgrade"])
     assert (first.exit_code, second.exit_code) == (0, 0), first.output + second.output
-    assert "upgraded from an empty database to 0001" in first.output
-    assert "already at 0001" in second.output
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"upgraded from an empty database to {head}" in first.output
+    assert f"already at {head}" in second.output
     assert (tmp_path / "evidence.db").exists()
 
 
