@@ -52,7 +52,11 @@ def observe(session: Session, capture: NewCapture, body: bytes) -> Observation:
     """
     ref = store.add_capture(session, capture, body)
     page_url = capture.final_url or capture.url
-    facts = _current_facts(session, ref.id, lambda: body, capture.content_type, page_url)
+    if ref.created:  # a capture stored just now has no extraction yet: no need to look
+        facts = extract(body, content_type=capture.content_type, url=page_url)
+        store.add_extraction(session, ref.id, facts, EXTRACTOR_VERSION)
+    else:
+        facts = _current_facts(session, ref.id, lambda: body, capture.content_type, page_url)
     return Observation(ref.id, ref.sha256, capture.status, facts, ref.created)
 
 
