@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 import apprise
 import httpx
 
+from monitor.classify import ChangeKind
+from monitor.kinds import describe
 from monitor.store import StoredCapture, StoredChange
 from monitor.watchlist import AlertTarget, AlertType
 
@@ -49,6 +51,8 @@ ELLIPSIS = "…"
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 # Raw mementos (``/web/<ts>id_/``) are what was hashed; people read the archive's own view.
 _RAW_MEMENTO = re.compile(r"/web/(\d{14})id_/")
+# Kinds stored for completeness and never alerted (issue 7: case, spacing, years only).
+SILENT_KINDS = frozenset(kind.value for kind in ChangeKind if not kind.alerts)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -93,8 +97,10 @@ def build_message(change: StoredChange, site_name: str | None = None) -> AlertMe
     """
     site = f"{site_name} ({change.site_id})" if site_name else change.site_id
     field = change.field.value
-    lines = [
-        f"{site}: the {field} changed on {change.url}",
+    lines = [f"{site}: the {field} changed on {change.url}"]
+    if change.kind is not None:
+        lines.append(f"Meaning: {_one_line(_meaning(change))}")
+    lines += [
         f"Old: {_value(change.old)}",
         f"New: {_value(change.new)}",
         f"Before: {_evidence(change.before)}",
@@ -105,7 +111,8 @@ def build_message(change: StoredChange, site_name: str | None = None) -> AlertMe
     elif change.archive_copy_error:
         lines.append(f"Saved now: failed ({_one_line(change.archive_copy_error)})")
     lines.append(f"Evidence item #{change.id}, detected {_iso(change.detected_at)}.")
-    return AlertMessage(title=f"{site}: {field} changed", body="\n".join(lines))
+    kind = f" ({change.kind})" if change.kind else ""
+    return AlertMessage(title=f"{site}: {field} changed{kind}", body="\n".join(lines))
 
 
 def webhook_payload(change: StoredChange, message: AlertMessage) -> bytes:
@@ -130,8 +137,11 @@ async def send_alerts(
 ) -> tuple[Delivery, ...]:
     """Notify every target of ``change`` at once; one :class:`Delivery` each, in order.
 
-    Never raises for a target's failure: it is in the returned deliveries, and logged.
+    Never raises for a target's failure: it is in the returned deliveries, and logged.  A
+    change whose kind is never alerted (``cosmetic``) goes to no target: no deliveries.
     """
+    if change.kind in SILENT_KINDS:
+        return ()
     message = build_message(change, site_name)
     deliveries = await asyncio.gather(
         *(_deliver(http, change, target, message, sleep) for target in targets)
@@ -216,6 +226,12 @@ def _evidence(capture: StoredCapture) -> str:
         playback = _RAW_MEMENTO.sub(r"/web/\1/", capture.archive_url, count=1)
         return f"{playback} (captured {when})"
     return f"live fetch of {capture.final_url or capture.url} at {when} (capture #{capture.id})"
+
+
+def _meaning(change: StoredChange) -> str:
+    """The change's kind and its listing note, in one line (``kinds.describe``)."""
+    note = change.screening.note if change.screening else None
+    return describe(change.field.value, change.old, change.new, change.kind, note)
 
 
 def _value(value: Any) -> str:

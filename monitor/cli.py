@@ -290,32 +290,73 @@ def backfill_command(
     click.echo(f"Next: {_command(app, 'changes')}")
 
 
+# The values of monitor.classify.ChangeKind, spelled here so `monitor --help` stays fast.
+CHANGE_KINDS = (
+    "relocation",
+    "legal_form",
+    "rename",
+    "switch",
+    "registration",
+    "cosmetic",
+    "inconsistent",
+)
+HIDDEN_KINDS = frozenset({"cosmetic"})  # stored, never alerted, listed only when asked for
+
+
 @cli.command("changes")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object a change.")
 @click.option(
     "--site", "site_ids", multiple=True, metavar="ID", help="Only this site (repeatable)."
 )
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(CHANGE_KINDS),
+    help="Only changes of this kind (repeatable).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list cosmetic changes.")
 @pass_app
-def changes_command(app: AppContext, as_json: bool, site_ids: tuple[str, ...]) -> None:
-    """List the recorded changes: a fact's old and new value, the last capture showing the old
-    one and the first showing the new one, with their archive URLs and SHA-256.
+def changes_command(
+    app: AppContext,
+    as_json: bool,
+    site_ids: tuple[str, ...],
+    kinds: tuple[str, ...],
+    show_all: bool,
+) -> None:
+    """List the recorded changes: what each means, a fact's old and new value, the last
+    capture showing the old one and the first showing the new one, with their archive URLs
+    and SHA-256.
+
+    What a change means is its kind (relocation, legal_form, rename, switch, registration,
+    cosmetic) and, after `monitor screen`, whether it moved from or to a listed entity.
+    Cosmetic changes (case, spacing, years) are hidden unless --all or --kind cosmetic.
+    Days on which a site's pages named different operators are listed as inconsistent.
+    See docs/matching.md.
 
     \b
     Example:
       monitor changes --site sensetime --json
+      monitor changes --kind relocation --kind switch
     """
     from rich.console import Console
 
     from monitor import store
 
     with store.open_store(app.settings().db_url) as opened, opened.session(write=False) as session:
-        changes = store.list_changes(session, list(site_ids) or None)
+        listed = _listed_changes(session, list(site_ids) or None)
+    shown = set(kinds) or (set(CHANGE_KINDS) - (set() if show_all else HIDDEN_KINDS))
+    listed = [item for item in listed if item.kind in shown or item.kind is None]
+    unclassified = sum(item.kind is None for item in listed)
+    if unclassified:
+        hint = f"{unclassified} changes recorded before kinds existed have none"
+        click.echo(f"{hint}: run {_command(app, 'screen')}", err=True)
     if as_json:
-        click.echo(json.dumps([c.to_json() for c in changes], ensure_ascii=False, indent=2))
-    elif changes:
-        Console().print(_changes_table(changes))
+        click.echo(json.dumps([item.to_json() for item in listed], ensure_ascii=False, indent=2))
+    elif listed:
+        Console().print(_changes_table(listed))
     else:
-        click.echo("No changes recorded.")
+        click.echo("No changes recorded." if not kinds else "No changes of these kinds.")
 
 
 @cli.command("demo")
@@ -379,20 +420,92 @@ def _backfill_table(reports: Any) -> Any:
     return table
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """A row of `monitor changes`: a recorded change, or a day of inconsistent pages."""
+
+    kind: str | None
+    site_id: str
+    sort_key: tuple[str, Any, int]
+    heading: str  # "#1 sensetime" and the field
+    meaning: str  # the one line that says what it means
+    values: str  # old → new
+    captures: tuple[Any, Any]
+    json: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.json
+
+
+def _listed_changes(session: Any, site_ids: list[str] | None) -> list[_Listed]:
+    """The recorded changes and the inconsistencies of ``site_ids`` (or all), in order."""
+    from monitor import consistency, pipeline, store
+
+    rows = [_as_listed(change) for change in store.list_changes(session, site_ids)]
+    readings = store.operator_readings(session, pipeline.READABLE_STATUSES, site_ids)
+    found = consistency.find_inconsistencies(readings)
+    captures = store.captures_by_id(
+        session, [page.capture_id for item in found for page in (item.before, item.after)]
+    )
+    for item in found:
+        before, after = captures[item.before.capture_id], captures[item.after.capture_id]
+        rows.append(
+            _Listed(
+                kind="inconsistent",
+                site_id=item.site_id,
+                sort_key=(item.site_id, after.captured_at, 0),
+                heading=f"{item.site_id}\noperator",
+                meaning=item.explanation,
+                values=f"{item.before.operator} ({item.before.url})\n"
+                f"≠ {item.after.operator} ({item.after.url})",
+                captures=(before, after),
+                json=item.to_json({c.id: c.to_json() for c in (before, after)}),
+            )
+        )
+    return sorted(rows, key=lambda row: row.sort_key)
+
+
 def _changes_table(changes: Any) -> Any:
+    """Changes (``_Listed`` rows, or the store's changes) as a table."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("change", "old → new", "last capture with the old, first with the new")
+    table = Table(
+        "change", "what it means; old → new", "last capture with the old, first with the new"
+    )
     for column in table.columns:
         column.overflow = "fold"  # evidence is shown whole, never cut with an ellipsis
     for change in changes:
+        if not isinstance(change, _Listed):
+            change = _as_listed(change)
+        values = Text(change.meaning + "\n", style="bold")
+        values.append(change.values)
         table.add_row(
-            Text(f"#{change.id} {change.site_id}\n{change.field.value}"),
-            Text(f"{_shown(change.old)}\n→ {_shown(change.new)}"),
-            Text("\n".join(_capture_lines(change.before) + _capture_lines(change.after))),
+            Text(change.heading + (f"\n{change.kind}" if change.kind else "")),
+            values,
+            Text(
+                "\n".join(_capture_lines(change.captures[0]) + _capture_lines(change.captures[1]))
+            ),
         )
     return table
+
+
+def _as_listed(change: Any) -> _Listed:
+    """A recorded change as a row, with the one line that says what it means."""
+    from monitor.kinds import describe
+
+    note = change.screening.note if change.screening else None
+    field = change.field.value
+    return _Listed(
+        kind=change.kind,
+        site_id=change.site_id,
+        sort_key=(change.site_id, change.after.captured_at, change.id),
+        heading=f"#{change.id} {change.site_id}\n{field}",
+        meaning=describe(field, change.old, change.new, change.kind, note),
+        values=f"{_shown(change.old)}\n→ {_shown(change.new)}",
+        captures=(change.before, change.after),
+        json=change.to_json(),
+    )
 
 
 def _capture_lines(capture: Any) -> list[str]:
@@ -583,6 +696,210 @@ def _user_name() -> str:
         return getpass.getuser()
     except (OSError, KeyError) as exc:  # no login name in the environment or the passwd file
         raise UsageError("cannot tell who you are: give --by NAME") from exc
+
+
+# The keys of monitor.lists.PUBLISHERS, spelled here so `monitor --help` stays fast.
+FETCHED_LISTS = ("csl", "opensanctions")
+
+
+@cli.group("lists", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object a list.")
+@click.pass_context
+def lists_group(ctx: click.Context, as_json: bool) -> None:
+    """Screening lists: import or download them; alone, list those loaded.
+
+    Lists are the US Consolidated Screening List (trade.gov consolidated.csv or .json) and
+    OpenSanctions' simplified CSV (targets.simple.csv). After loading one, run
+    `monitor screen`. See docs/matching.md.
+
+    \b
+    Example:
+      monitor lists import consolidated.csv
+      monitor lists
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(lists_show, as_json=as_json)
+
+
+@lists_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object a list.")
+@pass_app
+def lists_show(app: AppContext, as_json: bool) -> None:
+    """List the loaded screening lists: name, format, date, entries, file and last screen.
+
+    \b
+    Example:
+      monitor lists show --json
+    """
+    from rich.console import Console
+
+    from monitor import store
+
+    with store.open_store(app.settings().db_url) as opened, opened.session(write=False) as session:
+        loaded = store.stored_lists(session)
+    if as_json:
+        click.echo(json.dumps([item.to_json() for item in loaded], ensure_ascii=False, indent=2))
+    elif loaded:
+        Console().print(_lists_table(loaded))
+    else:
+        click.echo(f"No lists loaded. Next: {_command(app, 'lists import FILE')}")
+
+
+@lists_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--name", metavar="NAME", help="Load it as this list [default: csl or opensanctions]."
+)
+@click.option("--force", is_flag=True, help="Load a file dated before the loaded copy.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def lists_import(app: AppContext, path: Path, name: str | None, force: bool, as_json: bool) -> None:
+    """Load a screening list file, replacing an older copy of the same list.
+
+    Reads trade.gov's consolidated.csv or consolidated.json, or OpenSanctions'
+    targets.simple.csv; records the file's SHA-256 and the list's date. Importing the same
+    file again does nothing; a file dated before the loaded copy needs --force.
+
+    \b
+    Example:
+      monitor lists import consolidated.csv
+      monitor lists import targets.simple.csv --name opensanctions-sanctions
+    """
+    from monitor import lists, store
+
+    with store.open_store(app.settings().db_url) as opened:
+        report = lists.import_list(opened, path, name, force=force)
+    _print_imports([report], as_json, one=True)
+    if not as_json:
+        click.echo(f"Next: {_command(app, 'screen')}")
+
+
+@lists_group.command("fetch")
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    type=click.Choice(FETCHED_LISTS),
+    help="Download this list (repeatable) [default: csl].",
+)
+@click.option(
+    "--dir",
+    "directory",
+    default="screening-lists",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to keep the downloaded files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object a list.")
+@pass_app
+def lists_fetch(app: AppContext, names: tuple[str, ...], directory: Path, as_json: bool) -> None:
+    """Download the publishers' list files and import them (needs network access).
+
+    csl is trade.gov's Consolidated Screening List (public domain); opensanctions is
+    OpenSanctions' sanctions collection (CC BY-NC 4.0: check its terms for your use). The
+    lists_url setting (MONITOR_LISTS_URL) names a mirror serving consolidated.csv and
+    targets.simple.csv instead. Without network, download them elsewhere and use
+    `monitor lists import`.
+
+    \b
+    Example:
+      monitor lists fetch
+      monitor lists fetch --name csl --name opensanctions
+    """
+    from monitor import lists, store
+
+    settings = app.settings()
+    with store.open_store(settings.db_url) as opened:
+        chosen = names or lists.DEFAULT_FETCHED
+        reports = lists.fetch_lists(opened, settings, chosen, directory)
+    _print_imports(reports, as_json)
+    if not as_json:
+        click.echo(f"Next: {_command(app, 'screen')}")
+
+
+def _print_imports(reports: Any, as_json: bool, *, one: bool = False) -> None:
+    """Import reports as text lines, or as JSON: one object (``one``) or an array."""
+    if as_json:
+        shown = [report.to_json() for report in reports]
+        click.echo(json.dumps(shown[0] if one else shown, ensure_ascii=False, indent=2))
+        return
+    for report in reports:
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(report.summary())
+
+
+def _lists_table(loaded: Any) -> Any:
+    from rich.table import Table
+
+    table = Table("list", "format", "dated", "entries", "imported", "screened", "file")
+    for column in table.columns:
+        column.overflow = "fold"
+    for item in loaded:
+        shown = item.to_json()
+        table.add_row(
+            item.name,
+            item.format,
+            shown["published"] or "",
+            str(item.entry_count),
+            shown["imported_at"],
+            shown["screened_at"] or "never",
+            f"{item.source}\nSHA-256 {item.sha256}",
+        )
+    return table
+
+
+@cli.command("screen")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def screen_command(app: AppContext, as_json: bool) -> None:
+    """Match every recorded entity against the loaded lists and print the new matches.
+
+    Screens the operators and entities of every stored page and change (exact on the
+    normalised name and aliases, then fuzzy; a different place or legal form never
+    matches), stores the matches and prints those not found by the last screen. Also gives
+    changes recorded before kinds existed their kind. Run it after a backfill or a list
+    update. A match is a lead to confirm against the list's entry. See docs/matching.md.
+
+    \b
+    Example:
+      monitor screen
+      monitor screen --json
+    """
+    from rich.console import Console
+
+    from monitor import lists, store
+
+    with store.open_store(app.settings().db_url) as opened:
+        report = lists.screen(opened)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return
+    if report.update.new:
+        Console().print(_matches_table(report.update.new))
+    click.echo(report.summary())
+    if report.update.new:
+        click.echo(f"Next: {_command(app, 'changes')}")
+
+
+def _matches_table(matches: Any) -> Any:
+    from rich.table import Table
+
+    table = Table("name", "listed as", "list", "since", "score", title="New matches")
+    for column in table.columns:
+        column.overflow = "fold"
+    for match in matches:
+        shown = match.to_json()
+        source = shown["source"] or shown["list"]
+        table.add_row(
+            match.entity_name,
+            f"{shown['entry_name']} ({shown['list']} {shown['entry_id']})\n"
+            f"as {shown['matched_alias']}",
+            f"{source}\n{'; '.join(shown['programs'])}".rstrip(),
+            shown["listed_on"] or "",
+            f"{shown['score']:.0f} {shown['method']}",
+        )
+    return table
 
 
 @cli.command("check")

@@ -283,6 +283,13 @@ SPECS: tuple[Spec, ...] = (
     Spec("spn_access_key", "MONITOR_SPN_ACCESS_KEY", _text, None, "Save Page Now access key"),
     Spec("spn_secret_key", "MONITOR_SPN_SECRET_KEY", _text, None, "Save Page Now secret key"),
     Spec("spn_url", "MONITOR_SPN_URL", _url, DEFAULT_SPN_URL, "Save Page Now base URL"),
+    Spec(
+        "lists_url",
+        "MONITOR_LISTS_URL",
+        _url,
+        None,
+        "a mirror serving the screening list files, in place of their publishers",
+    ),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 
@@ -310,6 +317,7 @@ class Settings:
     spn_access_key: str | None = None
     spn_secret_key: str | None = None
     spn_url: str = DEFAULT_SPN_URL
+    lists_url: str | None = None  # monitor lists fetch: None means each publisher's own URL
 
     @property
     def db_url(self) -> str:

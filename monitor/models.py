@@ -11,7 +11,7 @@ fails until the migrations and these models agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,12 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Connection,
+    Date,
     DateTime,
     Dialect,
     Engine,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -404,3 +406,68 @@ def migrate(conn: Connection, *, only_if_new: bool) -> Upgrade:
         )
     command.upgrade(cfg, "head")
     return Upgrade(current, head)
+
+
+# --------------------------------------------------------------------------- screening lists
+# Reference data, not evidence (issue 7): a list is replaced whole when a newer file is
+# imported, and the matches are recomputed by ``monitor screen``, so these tables carry no
+# append-only triggers.  Matches keep the entry's publisher id and details rather than a key
+# to its row, so they survive a re-import and the next screen can tell new matches from old.
+
+LIST_FORMAT_LENGTH = 32  # screening.ListFormat values ("opensanctions_csv")
+MATCH_METHOD_LENGTH = 16  # screening.MatchMethod values
+
+
+class ScreeningListRow(Base):
+    """A loaded screening list: where its file came from, its date and when it was screened."""
+
+    __tablename__ = "screening_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(SLUG_LENGTH), unique=True)
+    format: Mapped[str] = mapped_column(String(LIST_FORMAT_LENGTH))
+    source: Mapped[str] = mapped_column(Text)  # the file or URL it was read from
+    sha256: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH))
+    published: Mapped[date | None] = mapped_column(Date)  # the list's date
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entry_count: Mapped[int] = mapped_column(Integer)
+    skipped_count: Mapped[int] = mapped_column(Integer)
+    screened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ScreeningEntryRow(Base):
+    """One listed party of a loaded list, as ``screening.ListEntry`` reads it."""
+
+    __tablename__ = "screening_entries"
+    __table_args__ = (UniqueConstraint("list_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("screening_lists.id"))
+    entry_id: Mapped[str] = mapped_column(Text)  # the publisher's id
+    name: Mapped[str] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(JSON)
+    programs: Mapped[list[str]] = mapped_column(JSON)
+    listed_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(Text)
+
+
+class ScreeningMatchRow(Base):
+    """A recorded entity name found on a list by the last ``monitor screen``."""
+
+    __tablename__ = "screening_matches"
+    # The name leads the key: changes look their names up here when they are read.
+    __table_args__ = (UniqueConstraint("entity_name", "list_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_name: Mapped[str] = mapped_column(Text)
+    list_id: Mapped[int] = mapped_column(ForeignKey("screening_lists.id"))
+    entry_id: Mapped[str] = mapped_column(Text)
+    entry_name: Mapped[str] = mapped_column(Text)
+    programs: Mapped[list[str]] = mapped_column(JSON)
+    listed_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text)
+    score: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(MATCH_METHOD_LENGTH))
+    matched_alias: Mapped[str] = mapped_column(Text)
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime)  # first found

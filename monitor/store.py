@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, delete, exists, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from monitor import blobs
+from monitor.compare import COMPARED_ROLES
+from monitor.consistency import PageReading
 from monitor.errors import StoreError
 from monitor.facts import Facts
+from monitor.kinds import ChangeMeaning, meaning, names_in
 from monitor.models import (
     BEGIN_OPTION,
     Base,
@@ -41,6 +44,9 @@ from monitor.models import (
     ExtractionRow,
     ReviewEventRow,
     ReviewStatus,
+    ScreeningEntryRow,
+    ScreeningListRow,
+    ScreeningMatchRow,
     SiteRow,
     UrlRow,
     error_reason,
@@ -48,6 +54,7 @@ from monitor.models import (
     migrate,
     safe_url,
 )
+from monitor.screening import ListEntry, Match, MatchMethod, ScreeningList, listing_note
 
 REEXTRACT_BATCH = 100  # captures re-extracted per transaction
 
@@ -395,17 +402,21 @@ def latest_readable(
 
 
 def _extraction_query() -> Any:
-    newest = (
-        select(func.max(ExtractionRow.id))
-        .where(ExtractionRow.capture_id == CaptureRow.id)
-        .correlate(CaptureRow)
-        .scalar_subquery()
-    )
     return (
         _capture_query()
         .add_columns(ExtractionRow)
         .join(ExtractionRow, ExtractionRow.capture_id == CaptureRow.id)
-        .where(ExtractionRow.id == newest)
+        .where(ExtractionRow.id == _newest_extraction())
+    )
+
+
+def _newest_extraction() -> Any:
+    """The id of a capture's latest extraction, correlated with the capture in the query."""
+    return (
+        select(func.max(ExtractionRow.id))
+        .where(ExtractionRow.capture_id == CaptureRow.id)
+        .correlate(CaptureRow)
+        .scalar_subquery()
     )
 
 
@@ -434,7 +445,7 @@ class NewChange:
     before_capture_id: int
     after_capture_id: int
     detected_at: datetime | None = None  # now, when not given
-    kind: str | None = None  # issue 7 classifies changes
+    kind: str | None = None  # None: classified by record_change (monitor.kinds)
 
     def __post_init__(self) -> None:
         if self.detected_at is not None:
@@ -479,6 +490,9 @@ class StoredChange:
     kind: str | None
     archive_copy_url: str | None
     archive_copy_error: str | None
+    # The listed entities among the names that moved, from the last ``monitor screen``;
+    # None when neither side is listed (or nothing was screened).
+    screening: ChangeScreening | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The change as ``monitor changes --json`` and the exports show it."""
@@ -497,6 +511,7 @@ class StoredChange:
             "kind": self.kind,
             "archive_copy_url": self.archive_copy_url,
             "archive_copy_error": self.archive_copy_error,
+            "screening": None if self.screening is None else self.screening.to_json(),
         }
 
 
@@ -526,7 +541,9 @@ def record_change(session: Session, change: NewChange) -> ChangeRef | None:
         "detected_at": change.detected_at or datetime.now(UTC),
         "status": ReviewStatus.NEW,
         "fingerprint": change.fingerprint(url_id),
-        "kind": change.kind,
+        # The one place every recorder passes (backfill, live checks), so no change is
+        # stored without its kind.
+        "kind": change.kind or meaning(change.field.value, change.old, change.new).kind.value,
     }
     new_id = _insert_ignore(session, ChangeRow, values, returning=ChangeRow.id)
     return None if new_id is None else ChangeRef(new_id)
@@ -544,7 +561,7 @@ def list_changes(
     if status is not None:
         stmt = stmt.where(ChangeRow.status == status)
     stmt = stmt.order_by(ChangeRow.site_id, after.captured_at, ChangeRow.id)
-    return [_change(row) for row in session.execute(stmt)]
+    return _screened(session, [_change(row) for row in session.execute(stmt)])
 
 
 def get_change(session: Session, change_id: int) -> StoredChange:
@@ -553,7 +570,7 @@ def get_change(session: Session, change_id: int) -> StoredChange:
     row = session.execute(stmt.where(ChangeRow.id == change_id)).one_or_none()
     if row is None:
         raise StoreError(f"no change with id {change_id}")
-    return _change(row)
+    return _screened(session, [_change(row)])[0]
 
 
 def set_archive_copy(
@@ -732,3 +749,370 @@ def _stale_captures(
     # The extractor reads links and JSON-LD relative to the page's address: the final one.
     rows = session.execute(stmt)
     return [(row.id, row.sha256, row.content_type, row.final_url or row.url) for row in rows]
+
+
+# --------------------------------------------------------------------------- screening lists
+# Reference data for issue 7: lists are replaced whole by a newer file, matches recomputed by
+# ``monitor screen``; the evidence tables above are only read here, except a change's
+# reserved ``kind``, which :func:`fill_kinds` sets once.
+
+# Names or ids looked up per query: well under SQLite's and PostgreSQL's limits on parameters.
+NAME_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StoredList:
+    """A loaded screening list: its file, its date and when it was imported and screened."""
+
+    name: str
+    format: str
+    source: str
+    sha256: str
+    published: date | None
+    imported_at: datetime
+    entry_count: int
+    skipped_count: int
+    screened_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The list as ``monitor lists --json`` shows it."""
+        return {
+            "name": self.name,
+            "format": self.format,
+            "source": self.source,
+            "sha256": self.sha256,
+            "published": None if self.published is None else self.published.isoformat(),
+            "imported_at": _iso(self.imported_at),
+            "entries": self.entry_count,
+            "skipped": self.skipped_count,
+            "screened_at": None if self.screened_at is None else _iso(self.screened_at),
+        }
+
+
+@dataclass(frozen=True)
+class StoredMatch:
+    """A recorded entity name found on a loaded list, and when it was first found there."""
+
+    entity_name: str
+    match: Match
+    matched_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What makes a match the same one again: the name, the list and the entry."""
+        return self.entity_name, self.match.entry.list_name, self.match.entry.entry_id
+
+    def to_json(self) -> dict[str, Any]:
+        """The match as ``monitor screen --json`` and a change's ``screening`` show it."""
+        entry = self.match.entry
+        return {
+            "name": self.entity_name,
+            "list": entry.list_name,
+            "entry_id": entry.entry_id,
+            "entry_name": entry.name,
+            "source": entry.source,
+            "programs": list(entry.programs),
+            "listed_on": None if entry.listed_on is None else entry.listed_on.isoformat(),
+            "score": round(self.match.score, 1),
+            "method": self.match.method.value,
+            "matched_alias": self.match.matched_alias,
+            "matched_at": _iso(self.matched_at),
+        }
+
+
+@dataclass(frozen=True)
+class ChangeScreening:
+    """The listed names among those a change moved away from (``old``) and to (``new``),
+    and one sentence on it: "operator moved from a listed entity (Entity List, since
+    2019-10-09) to an unlisted one"."""
+
+    old: tuple[StoredMatch, ...]
+    new: tuple[StoredMatch, ...]
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"old": [matches], "new": [matches], "note": "..."}``."""
+        return {
+            "old": [match.to_json() for match in self.old],
+            "new": [match.to_json() for match in self.new],
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class MatchUpdate:
+    """What storing a screen's matches changed: matches not stored before, matches no longer
+    found (delisted, or the list replaced), and how many were found again."""
+
+    new: tuple[StoredMatch, ...]
+    dropped: tuple[StoredMatch, ...]
+    kept: int
+
+
+def find_list(session: Session, name: str) -> StoredList | None:
+    """The loaded list called ``name``, or None."""
+    row = session.scalars(select(ScreeningListRow).where(ScreeningListRow.name == name)).first()
+    return None if row is None else _stored_list(row)
+
+
+def stored_lists(session: Session) -> list[StoredList]:
+    """Every loaded list, by name."""
+    rows = session.scalars(select(ScreeningListRow).order_by(ScreeningListRow.name))
+    return [_stored_list(row) for row in rows]
+
+
+def put_list(session: Session, loaded: ScreeningList, meta: StoredList) -> StoredList:
+    """Load ``loaded`` under ``meta.name``, replacing the entries of a list of that name.
+
+    An entry id given twice in one file keeps its first row; ``meta.entry_count`` is set
+    from the entries kept.
+    """
+    entries: dict[str, ListEntry] = {}
+    for entry in loaded.entries:
+        entries.setdefault(entry.entry_id, entry)
+    values = {
+        "name": meta.name,
+        "format": meta.format,
+        "source": meta.source,
+        "sha256": meta.sha256,
+        "published": meta.published,
+        "imported_at": meta.imported_at,
+        "entry_count": len(entries),
+        "skipped_count": meta.skipped_count,
+        "screened_at": None,
+    }
+    row = session.scalars(
+        select(ScreeningListRow).where(ScreeningListRow.name == meta.name).with_for_update()
+    ).first()
+    if row is None:
+        row = ScreeningListRow(**values)
+        session.add(row)
+    else:
+        for column, value in values.items():
+            setattr(row, column, value)
+        session.execute(delete(ScreeningEntryRow).where(ScreeningEntryRow.list_id == row.id))
+    session.flush()
+    if entries:
+        rows = [_entry_values(row.id, entry) for entry in entries.values()]
+        session.execute(insert(ScreeningEntryRow), rows)
+    return _stored_list(row)
+
+
+def list_entries(session: Session) -> list[ListEntry]:
+    """Every entry of every loaded list, as ``screening.Matcher`` takes them."""
+    stmt = (
+        select(ScreeningEntryRow, ScreeningListRow.name)
+        .join(ScreeningListRow, ScreeningListRow.id == ScreeningEntryRow.list_id)
+        .order_by(ScreeningEntryRow.id)
+    )
+    return [
+        ListEntry(
+            list_name=list_name,
+            entry_id=entry.entry_id,
+            name=entry.name,
+            aliases=tuple(entry.aliases),
+            programs=tuple(entry.programs),
+            listed_on=entry.listed_on,
+            source=entry.source,
+            country=entry.country,
+        )
+        for entry, list_name in session.execute(stmt)
+    ]
+
+
+def recorded_names(session: Session) -> set[str]:
+    """Every entity name the store holds: the operators and entities of recorded changes
+    and of readable extractions (the roles changes compare: operator, copyright holder,
+    parent, licensor)."""
+    names: set[str] = set()
+    fields = [ChangeField.OPERATOR, ChangeField.ENTITIES, ChangeField.COPYRIGHT]
+    changes = select(ChangeRow.field, ChangeRow.old, ChangeRow.new)
+    for field, old, new in session.execute(changes.where(ChangeRow.field.in_(fields))):
+        field_name = ChangeField(field).value
+        names.update(names_in(field_name, old), names_in(field_name, new))
+    facts = select(ExtractionRow.operator, ExtractionRow.facts)
+    for operator, found in session.execute(facts.where(ExtractionRow.readable.is_(True))):
+        names.update(_present(operator))
+        for entity in found.get("entities", ()):
+            if entity.get("role") in _SCREENED_ROLES and entity.get("name"):
+                names.add(entity["name"])
+    return names
+
+
+_SCREENED_ROLES = frozenset(role.value for role in COMPARED_ROLES)
+
+
+def _present(name: str | None) -> tuple[str, ...]:
+    return () if not name else (name,)
+
+
+def store_matches(
+    session: Session, found: Iterable[tuple[str, Match]], at: datetime
+) -> MatchUpdate:
+    """Make the stored matches those of a screen of every recorded name: matches found again
+    keep their first ``matched_at`` and take the new score, new ones are added with ``at``,
+    and those not found again are removed.  Marks every list screened at ``at``."""
+    list_ids = dict(session.execute(select(ScreeningListRow.name, ScreeningListRow.id)).all())
+    stored = {match.key: (row, match) for row, match in _match_rows(session, None)}
+    new: list[StoredMatch] = []
+    kept = 0
+    for name, match in found:
+        fresh = StoredMatch(name, match, at)
+        row, _ = stored.pop(fresh.key, (None, None))
+        if row is None:
+            row = ScreeningMatchRow(entity_name=name, matched_at=at)
+            session.add(row)
+            new.append(fresh)
+        else:
+            kept += 1
+        _set_match(row, list_ids[match.entry.list_name], match)
+    for row, _ in stored.values():
+        session.delete(row)
+    session.execute(update(ScreeningListRow).values(screened_at=at))
+    session.flush()
+    return MatchUpdate(tuple(new), tuple(match for _, match in stored.values()), kept)
+
+
+def fill_kinds(session: Session) -> int:
+    """Give every change recorded without a kind (before issue 7) its kind; how many."""
+    rows = session.scalars(select(ChangeRow).where(ChangeRow.kind.is_(None)).order_by(ChangeRow.id))
+    filled = 0
+    for row in rows:
+        row.kind = meaning(ChangeField(row.field).value, row.old, row.new).kind.value
+        filled += 1
+    session.flush()
+    return filled
+
+
+def operator_readings(
+    session: Session, statuses: Collection[int], site_ids: Sequence[str] | None = None
+) -> list[PageReading]:
+    """The operator each readable capture names (latest extraction, a status in
+    ``statuses``), for the sites that watch more than one URL: what
+    ``consistency.find_inconsistencies`` reads."""
+    several = select(UrlRow.site_id).group_by(UrlRow.site_id).having(func.count() > 1)
+    stmt = (
+        select(UrlRow.site_id, UrlRow.url, CaptureRow.id, CaptureRow.captured_at)
+        .add_columns(ExtractionRow.operator)
+        .join(CaptureRow, CaptureRow.url_id == UrlRow.id)
+        .join(ExtractionRow, ExtractionRow.capture_id == CaptureRow.id)
+        .where(ExtractionRow.id == _newest_extraction(), ExtractionRow.readable.is_(True))
+        .where(ExtractionRow.operator.is_not(None), CaptureRow.status.in_(statuses))
+        .where(UrlRow.site_id.in_(several))
+    )
+    if site_ids is not None:
+        stmt = stmt.where(UrlRow.site_id.in_(site_ids))
+    return [PageReading(*row) for row in session.execute(stmt)]
+
+
+def captures_by_id(session: Session, ids: Iterable[int]) -> dict[int, StoredCapture]:
+    """The stored captures with these ids."""
+    found: dict[int, StoredCapture] = {}
+    for chunk in _chunked(sorted(set(ids))):
+        for row in session.execute(_capture_query().where(CaptureRow.id.in_(chunk))):
+            found[row.CaptureRow.id] = _capture(row.CaptureRow, row.url)
+    return found
+
+
+def _screened(session: Session, changes: list[StoredChange]) -> list[StoredChange]:
+    """The changes with the stored matches of the names each one moved."""
+    if not changes or not session.scalar(select(exists().where(ScreeningMatchRow.id > 0))):
+        return changes
+    meanings = [meaning(change.field.value, change.old, change.new) for change in changes]
+    names = {name for found in meanings if found.names for name in (*found.removed, *found.added)}
+    by_name: dict[str, list[StoredMatch]] = {}
+    for _, match in _match_rows(session, sorted(names)):
+        by_name.setdefault(match.entity_name, []).append(match)
+    return [
+        _with_screening(change, found, by_name)
+        for change, found in zip(changes, meanings, strict=True)
+    ]
+
+
+def _with_screening(
+    change: StoredChange, found: ChangeMeaning, by_name: dict[str, list[StoredMatch]]
+) -> StoredChange:
+    if not found.names:
+        return change
+    old = tuple(match for name in found.removed for match in by_name.get(name, ()))
+    new = tuple(match for name in found.added for match in by_name.get(name, ()))
+    if not old and not new:
+        return change
+    note = listing_note(found.subject, [m.match for m in old], [m.match for m in new])
+    return replace(change, screening=ChangeScreening(old, new, note))
+
+
+def _match_rows(
+    session: Session, names: Sequence[str] | None
+) -> list[tuple[ScreeningMatchRow, StoredMatch]]:
+    """The stored matches (of ``names``, or all), best first per name."""
+    stmt = (
+        select(ScreeningMatchRow, ScreeningListRow.name)
+        .join(ScreeningListRow, ScreeningListRow.id == ScreeningMatchRow.list_id)
+        .order_by(ScreeningMatchRow.entity_name, ScreeningMatchRow.score.desc())
+    )
+    wheres = (
+        [true()]
+        if names is None
+        else [ScreeningMatchRow.entity_name.in_(chunk) for chunk in _chunked(names)]
+    )
+    found: list[tuple[ScreeningMatchRow, StoredMatch]] = []
+    for where in wheres:
+        for row, list_name in session.execute(stmt.where(where)):
+            found.append((row, _stored_match(row, list_name)))
+    return found
+
+
+def _chunked(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of :data:`NAME_CHUNK`, for ``IN (...)`` lists of bounded size."""
+    for start in range(0, len(items), NAME_CHUNK):
+        yield items[start : start + NAME_CHUNK]
+
+
+def _stored_match(row: ScreeningMatchRow, list_name: str) -> StoredMatch:
+    entry = ListEntry(
+        list_name=list_name,
+        entry_id=row.entry_id,
+        name=row.entry_name,
+        aliases=(),
+        programs=tuple(row.programs),
+        listed_on=row.listed_on,
+        source=row.source,
+        country=None,
+    )
+    match = Match(entry, row.score, MatchMethod(row.method), row.matched_alias)
+    return StoredMatch(row.entity_name, match, row.matched_at)
+
+
+def _set_match(row: ScreeningMatchRow, list_id: int, match: Match) -> None:
+    entry = match.entry
+    row.list_id, row.entry_id, row.entry_name = list_id, entry.entry_id, entry.name
+    row.programs, row.listed_on, row.source = list(entry.programs), entry.listed_on, entry.source
+    row.score, row.method, row.matched_alias = match.score, match.method.value, match.matched_alias
+
+
+def _stored_list(row: ScreeningListRow) -> StoredList:
+    return StoredList(
+        name=row.name,
+        format=row.format,
+        source=row.source,
+        sha256=row.sha256,
+        published=row.published,
+        imported_at=row.imported_at,
+        entry_count=row.entry_count,
+        skipped_count=row.skipped_count,
+        screened_at=row.screened_at,
+    )
+
+
+def _entry_values(list_id: int, entry: ListEntry) -> dict[str, Any]:
+    return {
+        "list_id": list_id,
+        "entry_id": entry.entry_id,
+        "name": entry.name,
+        "aliases": list(entry.aliases),
+        "programs": list(entry.programs),
+        "listed_on": entry.listed_on,
+        "source": entry.source,
+        "country": entry.country,
+    }

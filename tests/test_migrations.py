@@ -26,6 +26,9 @@ TABLES = {
     "changes",
     "review_events",
     "checks",
+    "screening_lists",
+    "screening_entries",
+    "screening_matches",
 }
 
 
