@@ -316,6 +316,13 @@ HIDDEN_KINDS = frozenset({"cosmetic"})  # stored, never alerted, listed only whe
     help="Only changes of this kind (repeatable).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list cosmetic changes.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["new", "confirmed", "dismissed"]),
+    help="Only changes with this review status (repeatable; see monitor review).",
+)
 @pass_app
 def changes_command(
     app: AppContext,
@@ -323,6 +330,7 @@ def changes_command(
     site_ids: tuple[str, ...],
     kinds: tuple[str, ...],
     show_all: bool,
+    statuses: tuple[str, ...],
 ) -> None:
     """List the recorded changes: what each means, a fact's old and new value, the last
     capture showing the old one and the first showing the new one, with their archive URLs
@@ -338,6 +346,7 @@ def changes_command(
     Example:
       monitor changes --site sensetime --json
       monitor changes --kind relocation --kind switch
+      monitor changes --status new
     """
     from rich.console import Console
 
@@ -347,6 +356,8 @@ def changes_command(
         listed = _listed_changes(session, list(site_ids) or None)
     shown = set(kinds) or (set(CHANGE_KINDS) - (set() if show_all else HIDDEN_KINDS))
     listed = [item for item in listed if item.kind in shown or item.kind is None]
+    if statuses:
+        listed = [item for item in listed if item.status in statuses]
     unclassified = sum(item.kind is None for item in listed)
     if unclassified:
         hint = f"{unclassified} changes recorded before kinds existed have none"
@@ -432,6 +443,7 @@ class _Listed:
     values: str  # old → new
     captures: tuple[Any, Any]
     json: dict[str, Any]
+    status: str | None = None  # review status; None for inconsistencies, which are not recorded
 
     def to_json(self) -> dict[str, Any]:
         return self.json
@@ -500,11 +512,12 @@ def _as_listed(change: Any) -> _Listed:
         kind=change.kind,
         site_id=change.site_id,
         sort_key=(change.site_id, change.after.captured_at, change.id),
-        heading=f"#{change.id} {change.site_id}\n{field}",
+        heading=f"#{change.id} {change.site_id}\n{field}\n[{change.status.value}]",
         meaning=describe(field, change.old, change.new, change.kind, note),
         values=f"{_shown(change.old)}\n→ {_shown(change.new)}",
         captures=(change.before, change.after),
         json=change.to_json(),
+        status=change.status.value,
     )
 
 

@@ -166,3 +166,21 @@ def test_exports_carry_the_review(db_url: str, change_id: int) -> None:
     result = invoke(db_url, "export", "--format", "json", "--status", "confirmed")
     (change,) = json.loads(result.stdout)["changes"]
     assert (change["id"], change["status"], change["note"]) == (change_id, "confirmed", "名单")
+
+
+def test_changes_filters_by_review_status_and_shows_it(
+    store: Store, db_url: str, change_id: int
+) -> None:
+    def listed(*args: str) -> list[int]:
+        result = invoke(db_url, "changes", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [item["id"] for item in json.loads(result.output)]
+
+    assert listed("--status", "new") == [change_id]
+    assert listed("--status", "confirmed") == []
+    assert invoke(db_url, "review", str(change_id), "--confirm").exit_code == 0
+    assert listed("--status", "confirmed") == [change_id]
+    assert listed("--status", "new") == []
+    assert listed("--status", "new", "--status", "confirmed") == [change_id]
+    table = invoke(db_url, "changes")
+    assert "[confirmed]" in table.output
