@@ -67,7 +67,7 @@ CSV_COLUMNS = (
     *("id", "site", "url", "field", "kind", "old", "new", "status", "note", "detected_at"),
     *(f"before_{name}" for name in CAPTURE_COLUMNS),
     *(f"after_{name}" for name in CAPTURE_COLUMNS),
-    *("archive_copy_url", "archive_copy_error"),
+    *("archive_copy_url", "archive_copy_error", "screening_note"),
 )
 
 
@@ -365,7 +365,8 @@ def csv_row(item: ExportedChange) -> list[Any]:
     ):
         row += [capture.id, iso(capture.captured_at), capture.source.value, capture.status]
         row += [capture.archive_url, capture.sha256, None if lines is None else "\n".join(lines)]
-    return [*row, change.archive_copy_url, change.archive_copy_error]
+    note = change.screening.note if change.screening else None
+    return [*row, change.archive_copy_url, change.archive_copy_error, note]
 
 
 def _cell(value: Any) -> Any:

@@ -107,6 +107,11 @@ def markdown(export: Export) -> str:
     return "\n".join(lines)
 
 
+def _listing_note(change: StoredChange) -> str | None:
+    """ "operator moved from a listed entity (...)", after a `monitor screen`; else None."""
+    return change.screening.note if change.screening else None
+
+
 def _md_change(item: ExportedChange) -> list[str]:
     change = item.change
     kind = f" ({_md(change.kind)})" if change.kind else ""
@@ -115,6 +120,7 @@ def _md_change(item: ExportedChange) -> list[str]:
         f"### #{change.id} {change.field.value}{kind}",
         "",
         f"- URL: {_md_link(change.url, change.url)}",
+        *([f"- Screening: {_md(note)}"] if (note := _listing_note(change)) else []),
         f"- Old: {_md(shown_value(change.old))}",
         f"- New: {_md(shown_value(change.new))}",
         f"- Last capture with the old value: {_md_capture(change.before)}",
@@ -246,6 +252,8 @@ def _change_html(item: ExportedChange) -> str:
     )
     kind = f" · {_t(change.kind)}" if change.kind else ""
     status = change.status.value
+    note = _listing_note(change)
+    listed = f'<p class="listed">{_t(note)}</p>' if note else ""
     rows = [
         ("value", old, new),
         ("copyright line", before, after),
@@ -261,7 +269,7 @@ def _change_html(item: ExportedChange) -> str:
         f"<h4>#{change.id} · {change.field.value}{kind} "
         f'<span class="status status-{status}">{status}</span></h4>'
         f"<p>{_t(change.url)}: changed between {when(change.before.captured_at)} and "
-        f"{when(change.after.captured_at)}</p>"
+        f"{when(change.after.captured_at)}</p>{listed}"
         "<table><thead><tr><th></th><th>before: last capture with the old value</th>"
         f"<th>after: first capture with the new value</th></tr></thead><tbody>{body}</tbody>"
         f"</table>{_review_html(item)}</article>"

@@ -326,6 +326,11 @@ def test_demo_change_is_reported_as_a_relocation_away_from_a_listed_entity(
         "exact",
     )
     assert (listed["listed_on"], listed["programs"], unlisted) == ("2019-10-09", ["EAR"], [])
+    # ... and every export says so too.
+    for fmt in ("csv", "md", "html"):
+        exported = run(db_url, "export", "--format", fmt)
+        assert exported.exit_code == 0, exported.output
+        assert OPERATOR_NOTE in exported.stdout, fmt
 
 
 @dataclass(frozen=True)
