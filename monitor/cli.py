@@ -505,6 +505,7 @@ def _changes_table(changes: Any) -> Any:
 def _as_listed(change: Any) -> _Listed:
     """A recorded change as a row, with the one line that says what it means."""
     from monitor.kinds import describe
+    from monitor.report import shown_value
 
     note = change.screening.note if change.screening else None
     field = change.field.value
@@ -514,7 +515,7 @@ def _as_listed(change: Any) -> _Listed:
         sort_key=(change.site_id, change.after.captured_at, change.id),
         heading=f"#{change.id} {change.site_id}\n{field}\n[{change.status.value}]",
         meaning=describe(field, change.old, change.new, change.kind, note),
-        values=f"{_shown(change.old)}\n→ {_shown(change.new)}",
+        values=f"{shown_value(change.old)}\n→ {shown_value(change.new)}",
         captures=(change.before, change.after),
         json=change.to_json(),
         status=change.status.value,
@@ -523,19 +524,6 @@ def _as_listed(change: Any) -> _Listed:
 
 def _capture_lines(capture: Any) -> list[str]:
     return [capture.to_json()["captured_at"], capture.archive_url or capture.source.value]
-
-
-def _shown(value: Any) -> str:
-    """A change's JSON value as text: names joined by "; ", registrations as kind: number."""
-    if value is None:
-        return "(none)"
-    if isinstance(value, dict):
-        return "\n".join(
-            f"{kind}: {', '.join(numbers) or '(none)'}" for kind, numbers in value.items()
-        )
-    if isinstance(value, list):
-        return "; ".join(map(str, value)) or "(none)"
-    return str(value)
 
 
 # The values of monitor.export.ExportFormat, spelled here so `monitor --help` stays fast.
