@@ -35,7 +35,7 @@ from monitor.facts import CopyrightLine, Entity, Facts, Registration, Role, Sour
 from monitor.names import WEAK_FORMS, NameSpan, find_names, fold, has_cjk, name_key, split_name
 from monitor.registrations import find_registrations
 
-EXTRACTOR_VERSION = "3"  # bump whenever the same bytes can give other facts
+EXTRACTOR_VERSION = "4"  # bump whenever the same bytes can give other facts
 
 # --- what marks a footer, a copyright line, a role -------------------------------------------
 

@@ -156,6 +156,7 @@ _STOP_WORDS = frozenset(
     }
 )
 _MAX_NAME_TOKENS = 9
+_DOMAIN_WORD = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z]{2,6}$")
 _WS = re.compile(r"\s+")
 _YEAR = re.compile(r"^(?:19|20)\d\d\b")
 _PUNCT_KEY = re.compile(r"[\s.,;:'\"’`´()（）\[\]&+\-–—/·・|]+")
@@ -331,8 +332,8 @@ def _name_word(word: str, *, first: bool, form: str) -> bool:
     head = word[0]
     if head.isupper() or head.isdigit() or word.lower() == "the":
         return True
-    if any(ch.isupper() for ch in word):
-        return True
+    if any(ch.isupper() for ch in word) or _DOMAIN_WORD.match(word):
+        return True  # "e-Mídia", "comparis.ch AG": a brand written as a domain name
     return first and head.isalpha() and len(form.replace(".", "")) > 2
 
 

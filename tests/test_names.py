@@ -32,6 +32,7 @@ LINES = [
         ["Beijing SenseTime Technology Development Co., Ltd."],
     ),
     ("Our company is great. AG and SE are forms.", []),
+    ("© 1996–2020 comparis.ch AG, Birmensdorferstrasse 108", ["comparis.ch AG"]),
     ("大公司", []),
     ("a company registered in England & Wales (Company No. 11746352)", []),
 ]
