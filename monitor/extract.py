@@ -225,16 +225,8 @@ JSONLD_ROLES: dict[str, Role] = {
 }
 
 
-CUE_AFTER_PATTERNS = (
-    OPERATOR_AFTER_RE,
-    SPONSOR_AFTER_RE,
-    PARENT_AFTER_RE,
-    LICENSOR_AFTER_RE,
-    VENDOR_AFTER_RE,
-    OTHER_AFTER_RE,
-)
 # Substrings every cue above contains one of, lower-cased: a cheap test that spares most lines
-# the six patterns. test_cue_hints_cover_every_cue keeps the two lists in step.
+# the six patterns of CUE_TABLE. test_cue_hints_cover_every_cue keeps the two in step.
 CUE_HINTS = (
     " by",
     "betr",
@@ -361,11 +353,12 @@ def extract_text(text: str) -> Facts:
     # Footers close the page, so its second half is searched first and the first half only
     # when the second states no owner: every needle costs a full scan, the largest cost here.
     tail = _tail_start(text)
-    regions = _regions(text, tail, len(text), imprint_from=0)
+    articles = _ranges(text, (("<article", "</article"),))
+    regions = _regions(text, tail, len(text), articles, imprint_from=0)
     for region in regions:
         _read_region(region, page)
     if tail and not _states_owner(page):
-        head = _regions(text, 0, tail)
+        head = _regions(text, 0, tail, articles)
         for region in head:
             _read_region(region, page)
         regions = head + regions
@@ -378,7 +371,13 @@ def extract_text(text: str) -> Facts:
 # --- regions ---------------------------------------------------------------------------------
 
 
-def _regions(text: str, start: int, stop: int, imprint_from: int | None = None) -> list[Region]:
+def _regions(
+    text: str,
+    start: int,
+    stop: int,
+    articles: list[tuple[int, int]],
+    imprint_from: int | None = None,
+) -> list[Region]:
     """Windows around footers, copyright markers and an Impressum between ``start`` and
     ``stop``, merged where they overlap, each read on its own. An Impressum is a page's main
     content, so its search may start elsewhere (``imprint_from``)."""
@@ -390,7 +389,6 @@ def _regions(text: str, start: int, stop: int, imprint_from: int | None = None) 
                 windows.extend(_windows_for(text, needle, role, hidden, imprint_from, stop))
             continue
         windows.extend(_windows_for(text, needle, role, hidden, start, stop))
-    articles = _ranges(text, (("<article", "</article"),))
     regions = []
     for begin, end, source in _split_at(_merge(windows, len(text)), text):
         lines = _lines_of(text[begin:end])
