@@ -20,9 +20,22 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from functools import cache
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, delete, exists, func, insert, select, true, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
@@ -184,13 +197,30 @@ def _insert_ignore(
 ) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL share it); the new row's
     ``returning`` column, or None when the row was already there."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # Values go in as parameters, not into the statement, so SQLAlchemy compiles it once.
-    stmt: Any = dialect.insert(entity).on_conflict_do_nothing()
-    if returning is None:
-        session.execute(stmt, values)
+    conn = session.connection()
+    name = None if returning is None else returning.key
+    stmt = _insert_ignore_statement(conn.dialect.name, _table(entity), name)
+    if name is None:
+        conn.execute(stmt, values)
         return None
-    return session.execute(stmt.returning(returning), values).scalar_one_or_none()
+    return conn.execute(stmt, values).scalar_one_or_none()
+
+
+@cache
+def _insert_ignore_statement(dialect_name: str, table: Table, returning: str | None) -> Any:
+    # Built once per table: a Core statement, executed on the session's connection, skips the
+    # ORM's bulk-insert machinery, which costs more than the insert on the daemon's hot path.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt: Any = dialect.insert(table).on_conflict_do_nothing()
+    return stmt if returning is None else stmt.returning(table.c[returning])
+
+
+def _table(entity: type[Base]) -> Table:
+    return cast(Table, entity.__table__)
+
+
+_URLS, _BLOBS, _CAPTURES = _table(UrlRow), _table(BlobRow), _table(CaptureRow)
+_EXTRACTIONS = _table(ExtractionRow)
 
 
 # --------------------------------------------------------------------------- captures
@@ -295,20 +325,35 @@ def add_capture(session: Session, capture: NewCapture, body: bytes) -> CaptureRe
     new_id = _insert_ignore(session, CaptureRow, values, returning=CaptureRow.id)
     if new_id is not None:
         return CaptureRef(new_id, sha256, created=True)
-    where = [getattr(CaptureRow, name) == value for name, value in key.items()]
-    return CaptureRef(session.scalars(select(CaptureRow.id).where(*where)).one(), sha256, False)
+    found = session.connection().execute(_SAME_CAPTURE, key).scalar_one()
+    return CaptureRef(found, sha256, created=False)
+
+
+_SAME_CAPTURE = select(_CAPTURES.c.id).where(
+    *(
+        _CAPTURES.c[name] == bindparam(name)
+        for name in ("url_id", "source", "captured_at", "sha256")
+    )
+)
+_URL = select(_URLS.c.id, _URLS.c.site_id).where(_URLS.c.url == bindparam("url"))
+_BLOB_KNOWN = select(_BLOBS.c.sha256).where(_BLOBS.c.sha256 == bindparam("sha256"))
 
 
 def _url_id(session: Session, url: str) -> int:
-    url_id = session.scalar(select(UrlRow.id).where(UrlRow.url == url))
-    if url_id is None:
+    return _url_row(session.connection(), url)[0]
+
+
+def _url_row(conn: Connection, url: str) -> tuple[int, str]:
+    """The URL's id and its site's."""
+    row = conn.execute(_URL, {"url": url}).one_or_none()
+    if row is None:
         raise StoreError(f"{url}: not a watched URL in the store; sync the watchlist first")
-    return url_id
+    return row.id, row.site_id
 
 
 def _put_blob(session: Session, body: bytes) -> str:
     sha256 = blobs.sha256_hex(body)
-    if session.scalar(select(exists().where(BlobRow.sha256 == sha256))):
+    if session.connection().execute(_BLOB_KNOWN, {"sha256": sha256}).first() is not None:
         return sha256  # stored already: skip compressing it again
     encoded = blobs.encode(body)
     values = {"sha256": sha256, "size": encoded.size, "encoding": encoded.encoding.value}
@@ -324,22 +369,25 @@ def captures_for_url(
     until: datetime | None = None,
 ) -> list[StoredCapture]:
     """The captures of ``url``, oldest first, optionally of one source and within [since, until]."""
-    stmt = _capture_query().where(UrlRow.url == url)
+    captures = _CAPTURES.c
+    stmt = _capture_query().where(_URLS.c.url == url)
     if source is not None:
-        stmt = stmt.where(CaptureRow.source == source)
+        stmt = stmt.where(captures.source == source)
     if since is not None:
-        stmt = stmt.where(CaptureRow.captured_at >= since)
+        stmt = stmt.where(captures.captured_at >= since)
     if until is not None:
-        stmt = stmt.where(CaptureRow.captured_at <= until)
-    rows = session.execute(stmt.order_by(CaptureRow.captured_at, CaptureRow.id))
-    return [_capture(row.CaptureRow, row.url) for row in rows]
+        stmt = stmt.where(captures.captured_at <= until)
+    rows = session.connection().execute(stmt.order_by(captures.captured_at, captures.id))
+    return [_capture(row, row.url) for row in rows]
 
 
 def _capture_query() -> Any:
-    return select(CaptureRow, UrlRow.url).join(UrlRow, UrlRow.id == CaptureRow.url_id)
+    """Core: a capture's columns and its URL (rows read by :func:`_capture`)."""
+    return select(_CAPTURES, _URLS.c.url).join(_URLS, _URLS.c.id == _CAPTURES.c.url_id)
 
 
-def _capture(row: CaptureRow, url: str) -> StoredCapture:
+def _capture(row: Any, url: str) -> StoredCapture:
+    """A capture from a row with the ``captures`` columns: an ORM row or a Core one."""
     return StoredCapture(
         id=row.id,
         url=url,
@@ -384,8 +432,7 @@ def add_extraction(session: Session, capture_id: int, facts: Facts, extractor_ve
 
 def latest_extraction(session: Session, capture_id: int) -> StoredExtraction | None:
     """The facts of a capture by its most recent extraction, or None if never extracted."""
-    stmt = _extraction_query().where(CaptureRow.id == capture_id)
-    row = session.execute(stmt).one_or_none()
+    row = session.connection().execute(_LATEST_EXTRACTION, {"capture_id": capture_id}).first()
     return None if row is None else _extraction(row)
 
 
@@ -393,21 +440,11 @@ def latest_readable(
     session: Session, url: str, source: CaptureSource | None = None
 ) -> StoredExtraction | None:
     """The newest capture of ``url`` whose latest extraction is readable, with its facts."""
-    stmt = _extraction_query().where(UrlRow.url == url, ExtractionRow.readable.is_(True))
+    stmt, params = _LATEST_READABLE, {"url": url}
     if source is not None:
-        stmt = stmt.where(CaptureRow.source == source)
-    stmt = stmt.order_by(CaptureRow.captured_at.desc(), CaptureRow.id.desc()).limit(1)
-    row = session.execute(stmt).one_or_none()
+        stmt, params = _LATEST_READABLE_OF_SOURCE, params | {"source": source}
+    row = session.connection().execute(stmt, params).first()
     return None if row is None else _extraction(row)
-
-
-def _extraction_query() -> Any:
-    return (
-        _capture_query()
-        .add_columns(ExtractionRow)
-        .join(ExtractionRow, ExtractionRow.capture_id == CaptureRow.id)
-        .where(ExtractionRow.id == _newest_extraction())
-    )
 
 
 def _newest_extraction() -> Any:
@@ -420,13 +457,39 @@ def _newest_extraction() -> Any:
     )
 
 
+def _extraction_query() -> Any:
+    """Core: a capture, its URL and its latest extraction (rows read by :func:`_extraction`)."""
+    extractions = _EXTRACTIONS.c
+    return (
+        _capture_query()
+        .add_columns(
+            extractions.extractor_version,
+            extractions.facts,
+            extractions.extracted_at,
+        )
+        .join(_EXTRACTIONS, extractions.capture_id == _CAPTURES.c.id)
+        .where(extractions.id == _newest_extraction())
+    )
+
+
+# Built once: these run for every page the daemon checks.
+_LATEST_EXTRACTION = _extraction_query().where(_CAPTURES.c.id == bindparam("capture_id"))
+_READABLE = _extraction_query().where(
+    _URLS.c.url == bindparam("url"), _EXTRACTIONS.c.readable.is_(True)
+)
+_NEWEST_FIRST = (_CAPTURES.c.captured_at.desc(), _CAPTURES.c.id.desc())
+_LATEST_READABLE = _READABLE.order_by(*_NEWEST_FIRST).limit(1)
+_LATEST_READABLE_OF_SOURCE = (
+    _READABLE.where(_CAPTURES.c.source == bindparam("source")).order_by(*_NEWEST_FIRST).limit(1)
+)
+
+
 def _extraction(row: Any) -> StoredExtraction:
-    extraction: ExtractionRow = row.ExtractionRow
     return StoredExtraction(
-        capture=_capture(row.CaptureRow, row.url),
-        facts=Facts.from_json(extraction.facts),
-        extractor_version=extraction.extractor_version,
-        extracted_at=extraction.extracted_at,
+        capture=_capture(row, row.url),
+        facts=Facts.from_json(row.facts),
+        extractor_version=row.extractor_version,
+        extracted_at=row.extracted_at,
     )
 
 
@@ -521,17 +584,17 @@ def record_change(session: Session, change: NewChange) -> ChangeRef | None:
     Raises :class:`StoreError` when the two captures are not of the change's URL or ``before``
     is not earlier than ``after``.
     """
-    url_id = _url_id(session, change.url)
-    before, after = (
-        session.get(CaptureRow, capture_id)
-        for capture_id in (change.before_capture_id, change.after_capture_id)
-    )
+    conn = session.connection()
+    url_id, site_id = _url_row(conn, change.url)
+    ids = {"before": change.before_capture_id, "after": change.after_capture_id}
+    found = {row.id: row for row in conn.execute(_BRACKET, ids)}
+    before, after = found.get(change.before_capture_id), found.get(change.after_capture_id)
     if before is None or after is None or before.url_id != url_id or after.url_id != url_id:
         raise StoreError(f"{change.url}: change bracketed by captures of another URL or none")
     if before.captured_at >= after.captured_at:
         raise StoreError(f"{change.url}: capture {before.id} is not earlier than {after.id}")
     values = {
-        "site_id": session.scalars(select(UrlRow.site_id).where(UrlRow.id == url_id)).one(),
+        "site_id": site_id,
         "url_id": url_id,
         "field": change.field,
         "old": change.old,
@@ -547,6 +610,11 @@ def record_change(session: Session, change: NewChange) -> ChangeRef | None:
     }
     new_id = _insert_ignore(session, ChangeRow, values, returning=ChangeRow.id)
     return None if new_id is None else ChangeRef(new_id)
+
+
+_BRACKET = select(_CAPTURES.c.id, _CAPTURES.c.url_id, _CAPTURES.c.captured_at).where(
+    _CAPTURES.c.id.in_([bindparam("before"), bindparam("after")])
+)
 
 
 def list_changes(
@@ -1009,8 +1077,8 @@ def captures_by_id(session: Session, ids: Iterable[int]) -> dict[int, StoredCapt
     """The stored captures with these ids."""
     found: dict[int, StoredCapture] = {}
     for chunk in _chunked(sorted(set(ids))):
-        for row in session.execute(_capture_query().where(CaptureRow.id.in_(chunk))):
-            found[row.CaptureRow.id] = _capture(row.CaptureRow, row.url)
+        for row in session.connection().execute(_capture_query().where(_CAPTURES.c.id.in_(chunk))):
+            found[row.id] = _capture(row, row.url)
     return found
 
 
