@@ -7,6 +7,7 @@ respx router or point the code at a local server.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,8 +28,12 @@ def build_client(
     transport: httpx.AsyncBaseTransport | None = None,
     follow_redirects: bool = False,
     max_connections: int = 100,
+    verify: ssl.SSLContext | bool = True,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` with this tool's User-Agent, timeouts and limits."""
+    """An ``httpx.AsyncClient`` with this tool's User-Agent, timeouts and limits.
+
+    ``verify``: an SSL context to share between clients (building one loads the CA bundle).
+    """
     merged = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
     merged.update(headers or {})
     return httpx.AsyncClient(
@@ -38,6 +43,7 @@ def build_client(
         follow_redirects=follow_redirects,
         max_redirects=MAX_REDIRECTS,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        verify=verify,
     )
 
 
