@@ -18,28 +18,36 @@ The archive's rules, as its recordings and maintainers state them (see
   refused for an hour: every request goes through the process's one
   :class:`~monitor.ratelimit.ArchiveLimiter`.
 
-The HTTP client comes from :func:`monitor.fetch.build_client` and is passed in.
-
-The module is longer than 500 lines because the CDX formats (JSON and the text the
-recordings use) and the archive's redirect rules are one concern with the client: each
-parser exists only to honour a rule stated above, and splitting them would scatter the rules.
+The HTTP client comes from :func:`monitor.fetch.build_client` and is passed in.  The CDX
+formats (the query, the JSON and text pages, the 14-digit timestamps) are read and written
+by :mod:`monitor.cdx`, without I/O; this module sends, retries, follows and counts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from monitor.cdx import (
+    TIMESTAMP_FORMAT,
+    CdxPage,
+    CdxRow,
+    When,
+    as_utc,
+    is_duplicate,
+    memento_timestamp,
+    parse_page,
+    search_params,
+)
 from monitor.config import (
     DEFAULT_ARCHIVE_RETRIES,
     DEFAULT_FETCH_MAX_BYTES,
@@ -54,7 +62,6 @@ from monitor.errors import (
     NotAMemento,
     NotArchived,
     RedirectLoop,
-    UsageError,
 )
 from monitor.fetch import build_client
 from monitor.ratelimit import ArchiveLimiter, RequestKind
@@ -62,8 +69,6 @@ from monitor.ratelimit import ArchiveLimiter, RequestKind
 logger = logging.getLogger(__name__)
 
 CDX_PATH = "/cdx/search/cdx"
-# The default text output's columns, in order; JSON output names them in its first row.
-CDX_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
 # Rows per CDX request.  Fewer, larger pages spend less of the tight CDX ration; 5,000 rows
 # of JSON is about 800 kB, which the archive serves well inside the request timeout.
 CDX_PAGE_SIZE = 5000
@@ -94,28 +99,7 @@ BLOCKED_MARKERS = (
 # Headers of a memento worth keeping as evidence; X-Archive-Orig-* are the site's own.
 KEPT_HEADERS = frozenset({"content-type", "memento-datetime", "link", "location", "x-archive-src"})
 ORIG_HEADER_PREFIX = "x-archive-orig-"
-# Crawlers index link targets glued to a page URL ("http://mailto:x@epa.gov/"); such rows
-# have no memento to fetch.
-NOT_A_PAGE = re.compile(r"(?i)(mailto|data|javascript|tel):")
-TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 _ARCHIVE_PATH = re.compile(r"^/web/(\d{14})(?:[a-z]{2}_)?/(.+)$", re.DOTALL)
-_BOUND = re.compile(r"^\d{1,14}$")
-
-When = datetime | date | str
-
-
-@dataclass(frozen=True)
-class CdxRow:
-    """One capture listed by the CDX index."""
-
-    urlkey: str
-    timestamp: str  # 14 digits, UTC
-    captured_at: datetime  # the same instant, timezone-aware UTC
-    original: str
-    mimetype: str
-    statuscode: int | None  # None for "-" (revisit records)
-    digest: str
-    length: int | None  # compressed WARC record size, None for "-"
 
 
 @dataclass(frozen=True)
@@ -189,26 +173,6 @@ class _Failure:
     cause: Exception | None = None
 
 
-@dataclass(frozen=True)
-class _Page:
-    rows: tuple[CdxRow, ...]
-    resume_key: str | None
-
-
-@dataclass
-class _PageParser:
-    stats: ArchiveStats
-    rows: list[CdxRow] = field(default_factory=list)
-
-    def add(self, values: Sequence[object], names: Sequence[str]) -> None:
-        row, why = _parse_row(values, names)
-        if row is None:
-            self.stats.skipped_rows += 1
-            logger.warning("skipped CDX row (%s): %.200s", why, " ".join(map(str, values)))
-        else:
-            self.rows.append(row)
-
-
 class WaybackClient:
     """Searches the CDX index and fetches raw mementos through a shared rate limiter."""
 
@@ -256,7 +220,7 @@ class WaybackClient:
         skipped, logged and counted in :attr:`stats`.  Raises :class:`BlockedSite`,
         :class:`ArchiveRateLimited`, :class:`ArchiveUnavailable` or :class:`ArchiveError`.
         """
-        params = _search_params(
+        params = search_params(
             url,
             from_=from_,
             to=to,
@@ -271,7 +235,7 @@ class WaybackClient:
         while True:
             page = await self._cdx_page(url, params, resume_key)
             for row in page.rows:
-                if previous is not None and _duplicate(previous, row, collapse):
+                if previous is not None and is_duplicate(previous, row, collapse):
                     self.stats.duplicate_rows += 1
                     continue
                 previous = row
@@ -320,7 +284,7 @@ class WaybackClient:
 
     async def _cdx_page(
         self, url: str, params: list[tuple[str, str]], resume_key: str | None
-    ) -> _Page:
+    ) -> CdxPage:
         query = params + ([("resumeKey", resume_key)] if resume_key else [])
         reply = await self._get(RequestKind.CDX, self.base_url + CDX_PATH, query, subject=url)
         if reply.status != 200 and _is_blocked(reply.body):
@@ -328,7 +292,11 @@ class WaybackClient:
         if reply.status != 200:
             first_line = reply.body.decode("utf-8", "replace").strip().split("\n")[0][:200]
             raise ArchiveError(url, f"CDX search answered HTTP {reply.status}: {first_line}")
-        return _parse_page(url, reply.body, self.stats)
+        page = parse_page(url, reply.body)
+        for skipped in page.skipped:
+            self.stats.skipped_rows += 1
+            logger.warning("skipped CDX row (%s): %.200s", skipped.why, skipped.text)
+        return page
 
     def _archive_redirect(self, target: str, reply: _Reply) -> str:
         """Where an archive page (no Memento-Datetime) sends us, or the error it means."""
@@ -479,37 +447,6 @@ async def open_wayback(
         )
 
 
-def cdx_bound(value: When) -> str:
-    """A CDX ``from``/``to`` value: 1-14 digits from a datetime (UTC), date or digits."""
-    if isinstance(value, datetime):
-        return _as_utc(value).strftime(TIMESTAMP_FORMAT)
-    if isinstance(value, date):
-        return value.strftime("%Y%m%d")
-    text = str(value).strip()
-    if not _BOUND.match(text):
-        raise UsageError(f"not a date or 1-14 digit timestamp: {value!r}")
-    return text
-
-
-def memento_timestamp(at: datetime | str) -> str:
-    """The 14 digits of a memento request: a datetime (UTC if naive) or 14 digits."""
-    if isinstance(at, datetime):
-        return _as_utc(at).strftime(TIMESTAMP_FORMAT)
-    if parse_timestamp(at) is None:
-        raise UsageError(f"not a 14-digit timestamp: {at!r}")
-    return at
-
-
-def parse_timestamp(timestamp: str) -> datetime | None:
-    """The UTC instant of a 14-digit archive timestamp, or None if it is not one."""
-    if len(timestamp) != 14 or not timestamp.isdigit():
-        return None
-    try:
-        return datetime.strptime(timestamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
 def retry_after_seconds(headers: httpx.Headers) -> float | None:
     """Seconds a ``Retry-After`` header asks for (delta or HTTP date), or None."""
     value = headers.get("retry-after", "").strip()
@@ -524,135 +461,6 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
         return None
     # Measured against the server's own Date, so our clock's drift does not matter.
     return max(0.0, (until - sent).total_seconds())
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _search_params(
-    url: str,
-    *,
-    from_: When | None,
-    to: When | None,
-    statuses: Sequence[str] | None,
-    mimetypes: Sequence[str] | None,
-    collapse: str | None,
-    match_type: str | None,
-) -> list[tuple[str, str]]:
-    params = [("url", url), ("output", "json"), ("showResumeKey", "true")]
-    if from_ is not None:
-        params.append(("from", cdx_bound(from_)))
-    if to is not None:
-        params.append(("to", cdx_bound(to)))
-    if statuses:
-        params.append(("filter", "statuscode:" + _alternation(statuses)))
-    if mimetypes:
-        params.append(("filter", "mimetype:" + _alternation(mimetypes)))
-    if collapse:
-        params.append(("collapse", collapse))
-    if match_type:
-        params.append(("matchType", match_type))
-    return params
-
-
-def _alternation(values: Sequence[str]) -> str:
-    # The archive ANDs repeated filters, so alternatives go into one regex.
-    escaped = [re.escape(value) for value in values]
-    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
-
-
-def _parse_page(url: str, body: bytes, stats: ArchiveStats) -> _Page:
-    text = body.decode("utf-8", "replace")
-    if text.lstrip().startswith("["):
-        return _parse_json_page(url, text, stats)
-    return _parse_text_page(text, stats)
-
-
-def _parse_json_page(url: str, text: str, stats: ArchiveStats) -> _Page:
-    """``output=json``: a header row, rows, then ``[]`` and ``[resumeKey]`` if more."""
-    try:
-        table = json.loads(text)
-    except ValueError as exc:
-        raise ArchiveError(url, f"CDX search answered unreadable JSON: {exc}") from exc
-    if not isinstance(table, list):
-        raise ArchiveError(url, "CDX search answered JSON that is not a list of rows")
-    names: Sequence[str] = CDX_FIELDS
-    if table and isinstance(table[0], list) and table[0][:1] == ["urlkey"]:
-        names = [str(name) for name in table.pop(0)]
-    resume_key = None
-    if len(table) >= 2 and table[-2] == [] and isinstance(table[-1], list) and len(table[-1]) == 1:
-        resume_key = str(table.pop()[0])
-        table.pop()
-    parser = _PageParser(stats)
-    for values in table:
-        parser.add(values if isinstance(values, list) else [values], names)
-    return _Page(tuple(parser.rows), resume_key)
-
-
-def _parse_text_page(text: str, stats: ArchiveStats) -> _Page:
-    """The default text output: space-separated rows, then a blank line and the resumeKey."""
-    lines = text.rstrip().split("\n")
-    resume_key = None
-    if len(lines) >= 2 and not lines[-2].strip() and len(lines[-1].split()) == 1:
-        resume_key = lines[-1].strip()
-        lines = lines[:-2]
-    parser = _PageParser(stats)
-    for line in lines:
-        if line.strip():
-            parser.add(line.split(), CDX_FIELDS)
-    return _Page(tuple(parser.rows), resume_key)
-
-
-def _parse_row(values: Sequence[object], names: Sequence[str]) -> tuple[CdxRow | None, str]:
-    """The row, or None and why it was skipped."""
-    if len(values) != len(names) or not all(isinstance(value, str) for value in values):
-        return None, f"{len(values)} fields where {len(names)} were expected"
-    fields = dict(zip(names, (str(value) for value in values), strict=True))
-    if any(name not in fields for name in CDX_FIELDS):
-        return None, "missing columns"
-    captured_at = parse_timestamp(fields["timestamp"])
-    if captured_at is None:
-        return None, f"bad timestamp {fields['timestamp']!r}"
-    original = fields["original"]
-    if not original.startswith(("http://", "https://")) or NOT_A_PAGE.search(original):
-        return None, "not a page URL"
-    try:
-        statuscode, length = _optional_int(fields["statuscode"]), _optional_int(fields["length"])
-    except ValueError:
-        return None, "non-numeric status or length"
-    row = CdxRow(
-        urlkey=fields["urlkey"],
-        timestamp=fields["timestamp"],
-        captured_at=captured_at,
-        original=original,
-        mimetype=fields["mimetype"],
-        statuscode=statuscode,
-        digest=fields["digest"],
-        length=length,
-    )
-    return row, ""
-
-
-def _optional_int(text: str) -> int | None:
-    """The number, or None for the archive's "-"; ValueError for anything else."""
-    if text == "-":
-        return None
-    if not text.isdigit():
-        raise ValueError(text)
-    return int(text)
-
-
-def _duplicate(previous: CdxRow, row: CdxRow, collapse: str | None) -> bool:
-    if previous == row:
-        return True
-    if not collapse:
-        return False
-    name, _, width = collapse.partition(":")
-    if name not in CDX_FIELDS:
-        return False
-    size = int(width) if width.isdigit() else None
-    return str(getattr(previous, name))[:size] == str(getattr(row, name))[:size]
 
 
 def _is_blocked(body: bytes) -> bool:
@@ -670,7 +478,7 @@ def _memento_datetime(target: str, value: str) -> datetime:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError) as exc:
         raise NotAMemento(target, f"unreadable Memento-Datetime {value!r}") from exc
-    return _as_utc(moment)
+    return as_utc(moment)
 
 
 def _link_original(response: httpx.Response) -> str | None:

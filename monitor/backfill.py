@@ -34,8 +34,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
 from monitor import pipeline
-from monitor.archive import CdxRow, Memento, WaybackClient, When, cdx_bound, open_wayback
+from monitor.archive import Memento, WaybackClient, open_wayback
 from monitor.bracket import Bracket, Planner
+from monitor.cdx import CdxRow, When, cdx_bound
 from monitor.compare import diff, fingerprint
 from monitor.config import Settings
 from monitor.demo import DEMO_SITE_ID, DEMO_SITE_NAME, DEMO_URL, demo_archive

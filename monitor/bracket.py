@@ -37,7 +37,7 @@ from typing import Protocol
 
 
 class Listed(Protocol):
-    """What the planner needs of a listed capture (a :class:`monitor.archive.CdxRow` fits)."""
+    """What the planner needs of a listed capture (a :class:`monitor.cdx.CdxRow` fits)."""
 
     @property
     def captured_at(self) -> datetime: ...

@@ -34,7 +34,8 @@ from typing import Any
 
 import httpx
 
-from monitor.archive import parse_timestamp, retry_after_seconds
+from monitor.archive import retry_after_seconds
+from monitor.cdx import parse_timestamp
 from monitor.config import DEFAULT_SPN_URL, Settings
 
 logger = logging.getLogger(__name__)

@@ -13,30 +13,24 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
 import respx
-from hypothesis import given
-from hypothesis import strategies as st
 from replay import DATA, load, replay
 from test_ratelimit import FakeClock
 
 from monitor import USER_AGENT
 from monitor.archive import (
     BACKOFF_BASE,
-    CDX_FIELDS,
     MAX_REDIRECTS,
-    CdxRow,
     Hop,
     Memento,
     WaybackClient,
-    cdx_bound,
-    memento_timestamp,
     open_wayback,
-    parse_timestamp,
 )
+from monitor.cdx import CDX_FIELDS, CdxRow, parse_timestamp
 from monitor.config import Settings, resolve
 from monitor.errors import (
     ArchiveError,
@@ -317,36 +311,6 @@ async def test_search_builds_one_filter_per_field(
     route = router.get(CDX_URL).mock(return_value=json_page([]))
     await collect(wayback.search("example.com", statuses=statuses, mimetypes=mimetypes))
     assert route.calls[0].request.url.params.get_list("filter") == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (datetime(2021, 8, 15, 12, 30, 5, tzinfo=UTC), "20210815123005"),
-        (datetime(2021, 8, 15, 20, 30, 5, tzinfo=timezone(timedelta(hours=8))), "20210815123005"),
-        (datetime(2021, 8, 15, 12, 30, 5), "20210815123005"),
-        (date(2021, 8, 15), "20210815"),
-        ("2021", "2021"),
-        ("20210815123005", "20210815123005"),
-    ],
-    ids=["utc", "beijing-time", "naive-as-utc", "date", "year", "full"],
-)
-def test_cdx_bound_accepts_dates_and_digits(value: datetime | date | str, expected: str) -> None:
-    assert cdx_bound(value) == expected
-
-
-@pytest.mark.parametrize(
-    "value", ["2021-08-15", "", "123456789012345", "2021x"], ids=["iso", "empty", "15-digits", "x"]
-)
-def test_cdx_bound_rejects_other_text(value: str) -> None:
-    with pytest.raises(UsageError, match="timestamp"):
-        cdx_bound(value)
-
-
-@given(st.datetimes(min_value=datetime(1996, 1, 1), max_value=datetime(2099, 12, 31)))
-def test_timestamps_round_trip_to_the_second(moment: datetime) -> None:
-    moment = moment.replace(microsecond=0, tzinfo=UTC)
-    assert parse_timestamp(memento_timestamp(moment)) == moment
 
 
 # --- Mementos ---------------------------------------------------------------------------
