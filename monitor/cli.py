@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from monitor import __version__, config
 from monitor.errors import MonitorError, UsageError
+
+if TYPE_CHECKING:  # imported in the commands, so that `monitor --help` stays fast
+    from monitor.listing import Listed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -300,7 +303,6 @@ CHANGE_KINDS = (
     "cosmetic",
     "inconsistent",
 )
-HIDDEN_KINDS = frozenset({"cosmetic"})  # stored, never alerted, listed only when asked for
 
 
 @cli.command("changes")
@@ -350,16 +352,12 @@ def changes_command(
     """
     from rich.console import Console
 
-    from monitor import store
+    from monitor import listing, store
 
     with store.open_store(app.settings().db_url) as opened, opened.session(write=False) as session:
-        listed = _listed_changes(session, list(site_ids) or None)
-    shown = set(kinds) or (set(CHANGE_KINDS) - (set() if show_all else HIDDEN_KINDS))
-    listed = [item for item in listed if item.kind in shown or item.kind is None]
-    if statuses:
-        listed = [item for item in listed if item.status in statuses]
-    unclassified = sum(item.kind is None for item in listed)
-    if unclassified:
+        recorded = listing.listed_changes(session, list(site_ids) or None)
+    listed = listing.select(recorded, kinds, show_all=show_all, statuses=statuses)
+    if unclassified := listing.unclassified(listed):
         hint = f"{unclassified} changes recorded before kinds existed have none"
         click.echo(f"{hint}: run {_command(app, 'screen')}", err=True)
     if as_json:
@@ -387,7 +385,7 @@ def demo_command(app: AppContext) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from monitor import backfill, demo, store
+    from monitor import backfill, demo, listing, store
 
     settings = app.settings(with_watchlist=False)
     console = Console()
@@ -398,9 +396,10 @@ def demo_command(app: AppContext) -> None:
         with progress.shown():
             report = backfill.run_demo(opened, settings, progress)
         with opened.session(write=False) as session:
-            changes = store.list_changes(session, [demo.DEMO_SITE_ID])
+            recorded = store.list_changes(session, [demo.DEMO_SITE_ID])
     if report.error is not None:
         raise MonitorError(f"demo: {report.error}")
+    changes = [listing.as_listed(change) for change in recorded]
     console.print(
         f"\n{report.total('listed')} captures listed, {report.total('fetched')} fetched, "
         f"{len(changes)} changes in the store (the archive URLs point at the demo's local "
@@ -431,54 +430,8 @@ def _backfill_table(reports: Any) -> Any:
     return table
 
 
-@dataclass(frozen=True)
-class _Listed:
-    """A row of `monitor changes`: a recorded change, or a day of inconsistent pages."""
-
-    kind: str | None
-    site_id: str
-    sort_key: tuple[str, Any, int]
-    heading: str  # "#1 sensetime" and the field
-    meaning: str  # the one line that says what it means
-    values: str  # old → new
-    captures: tuple[Any, Any]
-    json: dict[str, Any]
-    status: str | None = None  # review status; None for inconsistencies, which are not recorded
-
-    def to_json(self) -> dict[str, Any]:
-        return self.json
-
-
-def _listed_changes(session: Any, site_ids: list[str] | None) -> list[_Listed]:
-    """The recorded changes and the inconsistencies of ``site_ids`` (or all), in order."""
-    from monitor import consistency, pipeline, store
-
-    rows = [_as_listed(change) for change in store.list_changes(session, site_ids)]
-    readings = store.operator_readings(session, pipeline.READABLE_STATUSES, site_ids)
-    found = consistency.find_inconsistencies(readings)
-    captures = store.captures_by_id(
-        session, [page.capture_id for item in found for page in (item.before, item.after)]
-    )
-    for item in found:
-        before, after = captures[item.before.capture_id], captures[item.after.capture_id]
-        rows.append(
-            _Listed(
-                kind="inconsistent",
-                site_id=item.site_id,
-                sort_key=(item.site_id, after.captured_at, 0),
-                heading=f"{item.site_id}\noperator",
-                meaning=item.explanation,
-                values=f"{item.before.operator} ({item.before.url})\n"
-                f"≠ {item.after.operator} ({item.after.url})",
-                captures=(before, after),
-                json=item.to_json({c.id: c.to_json() for c in (before, after)}),
-            )
-        )
-    return sorted(rows, key=lambda row: row.sort_key)
-
-
-def _changes_table(changes: Any) -> Any:
-    """Changes (``_Listed`` rows, or the store's changes) as a table."""
+def _changes_table(changes: Iterable[Listed]) -> Any:
+    """The rows of ``monitor changes`` as a table."""
     from rich.table import Table
     from rich.text import Text
 
@@ -488,8 +441,6 @@ def _changes_table(changes: Any) -> Any:
     for column in table.columns:
         column.overflow = "fold"  # evidence is shown whole, never cut with an ellipsis
     for change in changes:
-        if not isinstance(change, _Listed):
-            change = _as_listed(change)
         values = Text(change.meaning + "\n", style="bold")
         values.append(change.values)
         table.add_row(
@@ -500,26 +451,6 @@ def _changes_table(changes: Any) -> Any:
             ),
         )
     return table
-
-
-def _as_listed(change: Any) -> _Listed:
-    """A recorded change as a row, with the one line that says what it means."""
-    from monitor.kinds import describe
-    from monitor.report import shown_value
-
-    note = change.screening.note if change.screening else None
-    field = change.field.value
-    return _Listed(
-        kind=change.kind,
-        site_id=change.site_id,
-        sort_key=(change.site_id, change.after.captured_at, change.id),
-        heading=f"#{change.id} {change.site_id}\n{field}\n[{change.status.value}]",
-        meaning=describe(field, change.old, change.new, change.kind, note),
-        values=f"{shown_value(change.old)}\n→ {shown_value(change.new)}",
-        captures=(change.before, change.after),
-        json=change.to_json(),
-        status=change.status.value,
-    )
 
 
 def _capture_lines(capture: Any) -> list[str]:
