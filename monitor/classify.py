@@ -39,7 +39,8 @@ from rigour.names.org_types import extract_org_types
 
 from monitor.facts import RegistrationKind
 from monitor.names import fold, has_cjk, split_name
-from monitor.registrations import CN_PROVINCES, find_registrations, is_latin_city, province_of
+from monitor.places import CN_PROVINCES, is_latin_city, province_of
+from monitor.registrations import find_registrations
 
 __all__ = [
     "REGISTRATION_FIELDS",

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from rigour.names.org_types import extract_org_types, replace_org_types_compare
 
-from monitor.registrations import place_prefix
+from monitor.places import place_prefix
 
 # Abbreviated forms carry their trailing dot ("Inc.", "Ltd."), written-out ones do not, which
 # is how the names are spelled in the corpus labels ("WebMD, LLC" but "ScienceAlert Pty Ltd.").

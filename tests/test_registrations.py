@@ -1,4 +1,4 @@
-"""Registration numbers and Chinese places: ``monitor.registrations``.
+"""Registration numbers: ``monitor.registrations``.
 
 The snippets in the tables are copied from the visible text of the pages in the shared footer
 corpus (the page is named in each id) or written in the shapes real footers use; expected
@@ -14,18 +14,11 @@ import unicodedata
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_places import PREFIXES
 
 from monitor.facts import Registration, RegistrationKind
-from monitor.registrations import (
-    CN_PROVINCES,
-    KNOWN_CN_LICENCES,
-    PROVINCE_NAMES,
-    Division,
-    division_of,
-    find_registrations,
-    place_prefix,
-    province_of,
-)
+from monitor.places import CN_PROVINCES
+from monitor.registrations import KNOWN_CN_LICENCES, find_registrations
 
 K = RegistrationKind
 # A 2 MB page is the largest text the extractor is expected to read; the time bound is
@@ -249,62 +242,6 @@ NOT_REGISTRATIONS: list[tuple[str, str]] = [
     ("hrb-legal-form", "Musterfirma AG, Sitz Köln"),
 ]
 
-# Every registration prefix the brief lists, with the province it names, written out here
-# independently of the module's table.
-PREFIXES: list[tuple[str, str]] = [
-    ("京", "Beijing"), ("沪", "Shanghai"), ("粤", "Guangdong"), ("闽", "Fujian"),
-    ("苏", "Jiangsu"), ("浙", "Zhejiang"), ("津", "Tianjin"), ("渝", "Chongqing"),
-    ("冀", "Hebei"), ("晋", "Shanxi"), ("蒙", "Inner Mongolia"), ("辽", "Liaoning"),
-    ("吉", "Jilin"), ("黑", "Heilongjiang"), ("皖", "Anhui"), ("赣", "Jiangxi"),
-    ("鲁", "Shandong"), ("豫", "Henan"), ("鄂", "Hubei"), ("湘", "Hunan"),
-    ("桂", "Guangxi"), ("琼", "Hainan"), ("川", "Sichuan"), ("蜀", "Sichuan"),
-    ("贵", "Guizhou"), ("黔", "Guizhou"), ("云", "Yunnan"), ("滇", "Yunnan"),
-    ("藏", "Tibet"), ("陕", "Shaanxi"), ("秦", "Shaanxi"), ("甘", "Gansu"),
-    ("陇", "Gansu"), ("青", "Qinghai"), ("宁", "Ningxia"), ("新", "Xinjiang"),
-]  # fmt: skip
-
-PLACE_PREFIXES: list[tuple[str, str | None]] = [
-    ("北京市商汤科技开发有限公司", "北京市"),
-    ("上海商汤智能科技有限公司", "上海"),
-    ("厦门市鑫鼎盛控股有限公司", "厦门市"),
-    ("Beijing SenseTime Technology Development Co., Ltd.", "Beijing"),
-    ("Shanghai SenseTime Intelligent Technology Co., Ltd.", "Shanghai"),
-    ("当代商报南京网络传媒有限公司", None),
-    ("北京酷睿奥思科技发展有限公司", "北京"),
-    ("杭州网易雷火科技有限公司", "杭州"),
-    ("深圳市腾讯计算机系统有限公司", "深圳市"),
-    ("广东省广播电视网络股份有限公司", "广东省"),
-    ("内蒙古伊利实业集团股份有限公司", "内蒙古"),
-    ("义乌市小商品城有限公司", "义乌市"),
-    ("阿里巴巴（中国）有限公司", None),
-    ("北海道電力株式会社", None),
-    ("德州仪器半导体技术（上海）有限公司", None),
-    ("半月谈杂志社", None),
-    ("Guardian News & Media Limited", None),
-    ("", None),
-]
-
-PROVINCES_OF: list[tuple[str, str | None]] = [
-    ("北京", "Beijing"),
-    ("北京市", "Beijing"),
-    ("上海市", "Shanghai"),
-    ("广东省", "Guangdong"),
-    ("深圳", "Guangdong"),
-    ("厦门市", "Fujian"),
-    ("内蒙古自治区", "Inner Mongolia"),
-    ("新疆", "Xinjiang"),
-    ("香港", "Hong Kong"),
-    ("Beijing", "Beijing"),
-    ("Shanghai", "Shanghai"),
-    ("guangdong province", "Guangdong"),
-    ("Xizang", "Tibet"),
-    ("北京市商汤科技开发有限公司", "Beijing"),
-    ("Beijing SenseTime Technology Development Co., Ltd.", "Beijing"),
-    ("朝阳区", None),  # districts of Beijing and of Changchun share the name
-    ("Atlantis", None),
-    ("", None),
-]
-
 
 def _ids(table: list[tuple[str, list[Found]]]) -> list[str]:
     return [text[:24] for text, _ in table]
@@ -336,21 +273,6 @@ def test_every_prefix_names_its_province(prefix: str, province: str) -> None:
     found = find_registrations(f"{prefix}ICP备12345678号 {prefix}B2-20180235")
     assert [r.region for r in found] == [province, province]
     assert CN_PROVINCES[prefix] == province
-
-
-def test_prefix_table_lists_exactly_the_prefixes_in_use() -> None:
-    assert dict(CN_PROVINCES) == dict(PREFIXES)
-
-
-def test_prefix_provinces_agree_with_stdnum_division_names() -> None:
-    # stdnum's cn/loc table names each province in Chinese; the English table must follow it.
-    expected_chinese = {"Beijing": "北京市", "Guangdong": "广东省", "Tibet": "西藏自治区"}
-    for code, english in PROVINCE_NAMES.items():
-        division = division_of(code)
-        assert division is not None
-        assert division.province == english
-        if english in expected_chinese:
-            assert division.name == expected_chinese[english]
 
 
 def test_fullwidth_and_normalised_text_give_the_same_numbers() -> None:
@@ -427,38 +349,6 @@ def test_a_number_repeated_on_the_page_is_reported_once_in_page_order() -> None:
     assert [r.number for r in found] == ["京ICP备14027177号-1", "京公网安备 11010502030071号"]
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"), PLACE_PREFIXES, ids=[n[:12] or "empty" for n, _ in PLACE_PREFIXES]
-)
-def test_place_prefix_reads_the_leading_place_of_a_company_name(
-    name: str, expected: str | None
-) -> None:
-    assert place_prefix(name) == expected
-
-
-@pytest.mark.parametrize(
-    ("place", "expected"), PROVINCES_OF, ids=[p[:12] or "empty" for p, _ in PROVINCES_OF]
-)
-def test_province_of_maps_chinese_and_english_places_to_one_name(
-    place: str, expected: str | None
-) -> None:
-    assert province_of(place) == expected
-
-
-def test_sensetime_entities_and_licence_provinces_compare_by_province() -> None:
-    # The motivating case: the footer entity moved from Beijing to Shanghai.
-    (licence,) = find_registrations("京ICP备12345678号")
-    assert province_of("北京市商汤科技开发有限公司") == licence.region
-    assert province_of("上海商汤智能科技有限公司") != licence.region
-
-
-def test_division_of_names_province_prefecture_and_county() -> None:
-    assert division_of("440106") == Division("440106", "Guangdong", "广东省广州市天河区")
-    assert division_of("11") == Division("11", "Beijing", "北京市")
-    assert division_of("99") is None
-    assert division_of("ab") is None
-
-
 def test_large_text_of_near_misses_is_read_quickly() -> None:
     near_misses = (
         "京ICP备 京|ICP证: 沪B2- 京公网安备 号 许可证：许可证编号 京网文[2019 统一社会信用代码"
@@ -502,24 +392,3 @@ def test_normalising_the_input_first_changes_nothing(text: str) -> None:
 def test_surrounding_prose_does_not_hide_a_registration(before: str, after: str) -> None:
     found = find_registrations(f"{before} 京ICP备14027177号-1 {after}")
     assert ("icp_filing", "京ICP备14027177号-1", "Beijing") in summary(found)
-
-
-@pytest.mark.parametrize(
-    ("name", "place", "province"),
-    [
-        ("Shenzhen DJI Sciences and Technologies Ltd.", "Shenzhen", "Guangdong"),
-        ("Hangzhou Hikvision Digital Technology Co., Ltd.", "Hangzhou", "Zhejiang"),
-        ("Xiamen Meiya Pico Information Co., Ltd.", "Xiamen", "Fujian"),
-        ("Xi'an Foo Technology Co., Ltd.", "Xi'an", "Shaanxi"),
-        ("Urumqi Foo Trading Co., Ltd.", "Urumqi", "Xinjiang"),
-        ("Suzhou Foo Ltd", "Suzhou", None),  # 苏州 (Jiangsu) and 宿州 (Anhui): a place, no province
-        ("Apple Inc.", None, None),
-        ("Meta Platforms, Inc.", None, None),
-    ],
-    ids=str,
-)
-def test_english_city_names_open_company_names(
-    name: str, place: str | None, province: str | None
-) -> None:
-    assert place_prefix(name) == place
-    assert (province_of(place) if place else None) == province
