@@ -22,17 +22,18 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import apprise
 import httpx
 
-from monitor.classify import ChangeKind
+from monitor import outbox, store
+from monitor.errors import MonitorError
 from monitor.kinds import describe
+from monitor.outbox import SILENT_KINDS, Delivery
 from monitor.store import StoredCapture, StoredChange
 from monitor.watchlist import AlertTarget, AlertType
 
@@ -51,8 +52,6 @@ ELLIPSIS = "…"
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 # Raw mementos (``/web/<ts>id_/``) are what was hashed; people read the archive's own view.
 _RAW_MEMENTO = re.compile(r"/web/(\d{14})id_/")
-# Kinds stored for completeness and never alerted (issue 7: case, spacing, years only).
-SILENT_KINDS = frozenset(kind.value for kind in ChangeKind if not kind.alerts)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -63,30 +62,6 @@ class AlertMessage:
 
     title: str
     body: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What happened to one change's notification at one target."""
-
-    change_id: int
-    target: AlertTarget
-    ok: bool
-    attempts: int
-    error: str | None = None
-
-    @property
-    def label(self) -> str:
-        """The target as logs may show it: its kind and host, never its tokens."""
-        return target_label(self.target)
-
-
-def target_label(target: AlertTarget) -> str:
-    """``webhook hooks.example.org`` or ``apprise tgram://``: no path, user or token."""
-    parts = urlsplit(target.url)
-    if target.type is AlertType.WEBHOOK:
-        return f"webhook {parts.hostname or '?'}"
-    return f"apprise {parts.scheme}://"
 
 
 def build_message(change: StoredChange, site_name: str | None = None) -> AlertMessage:
@@ -155,6 +130,42 @@ async def send_alerts(
                 delivery.error,
             )
     return tuple(deliveries)
+
+
+async def deliver_owed(
+    store_: store.Store,
+    http: httpx.AsyncClient,
+    targets: Sequence[AlertTarget],
+    site_names: Mapping[str, str],
+    change_ids: Iterable[int] | None = None,
+    *,
+    skip: Collection[int] = frozenset(),
+    sleep: Sleep = asyncio.sleep,
+) -> tuple[Delivery, ...]:
+    """Send what :mod:`monitor.outbox` owes the ``targets`` (only for ``change_ids``, when
+    given) and keep each round; the rounds made.
+
+    ``site_names`` gives the sites' names by id, for the messages; ``skip``, changes whose
+    check is still under way (it sends their alerts itself, after Save Page Now).  A round
+    that went out but could not be kept is logged, and sent again next time (delivery is at
+    least once).
+    """
+    with store_.session(write=False) as session:
+        owed = outbox.owed(session, targets, change_ids)
+        changes = [
+            store.get_change(session, change_id) for change_id in owed if change_id not in skip
+        ]
+    made: list[Delivery] = []
+    for change in changes:
+        name = site_names.get(change.site_id)
+        rounds = await send_alerts(http, change, owed[change.id], site_name=name, sleep=sleep)
+        try:
+            with store_.session() as session:
+                outbox.record_deliveries(session, rounds)
+        except MonitorError as exc:
+            logger.error("alerts for change #%d are not recorded: %s", change.id, exc)
+        made.extend(rounds)
+    return tuple(made)
 
 
 async def _deliver(

@@ -33,7 +33,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
-from monitor import pipeline
+from monitor import outbox, pipeline
 from monitor.archive import Memento, WaybackClient, open_wayback
 from monitor.bracket import Bracket, Planner
 from monitor.cdx import CdxRow, When, cdx_bound
@@ -86,6 +86,9 @@ class BackfillOptions:
     since: When | None = None
     until: When | None = None
     spacing: timedelta | None = timedelta(days=30)
+    # Queue the changes recorded for the alert targets (:mod:`monitor.outbox`): the daemon's
+    # incremental sweeps do; a backfill of history does not.
+    announce: bool = False
 
     @classmethod
     def from_settings(
@@ -277,7 +280,7 @@ class _Sweep:
                 else:
                     self.unreadable += 1
                     planner.observe(index, None)
-        changes, recorded = self._record(planner.brackets())
+        changes, recorded = self._record(planner.brackets(), options.announce)
         return UrlReport(
             url=self.url,
             listed=len(rows),
@@ -331,9 +334,11 @@ class _Sweep:
         # does not show what this row showed.
         return observation if memento.exact else None
 
-    def _record(self, brackets: Sequence[Bracket]) -> tuple[int, int]:
-        """Record the changes of every bracket; (changes, of which new)."""
-        changes = recorded = 0
+    def _record(self, brackets: Sequence[Bracket], announce: bool) -> tuple[int, int]:
+        """Record the changes of every bracket, queueing the new ones for the alert targets
+        when ``announce``; (changes, of which new)."""
+        changes = 0
+        new_ids: list[int] = []
         with self.store.session() as session:
             for bracket in brackets:
                 before, after = self.read[bracket.before], self.read[bracket.after]
@@ -347,9 +352,12 @@ class _Sweep:
                         after_capture_id=after.capture_id,
                     )
                     changes += 1
-                    recorded += record_change(session, new) is not None
+                    if (ref := record_change(session, new)) is not None:
+                        new_ids.append(ref.id)
+            if announce:
+                outbox.announce(session, new_ids)
         self.tally.add(changes=changes)
-        return changes, recorded
+        return changes, len(new_ids)
 
 
 def _new_capture(url: str, row: CdxRow, memento: Memento) -> NewCapture:

@@ -15,8 +15,10 @@ For each URL (:meth:`Checker.check_url`):
    fetch that fails stores only its failure.
 3. **On a change**, after the commit: the URL goes to Save Page Now when keys are configured,
    and its answer, the copy's archive URL or why there is none, is written on every change of
-   the capture (:func:`monitor.store.set_archive_copy`); then each change is announced to the
-   watchlist's alert targets.
+   the capture (:func:`monitor.store.set_archive_copy`); then the alerts go out to the
+   watchlist's targets.  The changes were queued for them in step 2's transaction
+   (:mod:`monitor.outbox`), so an alert a stop cuts short is still owed, and sent by the
+   daemon when it starts again.
 
 Storing runs on the event loop, between fetches: a capture takes a few milliseconds to
 store, and a worker thread for it made a pass over 2,000 pages a quarter slower (the loop and
@@ -44,7 +46,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
-from monitor import pipeline, store
+from monitor import outbox, pipeline, store
 from monitor.compare import FieldChange, diff
 from monitor.config import Settings
 from monitor.errors import FetchError, MonitorError
@@ -198,12 +200,15 @@ class Checker:
         self.store = store_
         self.settings = settings
         self.spn = spn
-        self._alert_http = alert_http
+        self.alert_http = alert_http
         self._transport = transport
         self._bounds = FetchBounds(settings.max_fetches, settings.max_fetches_per_host)
         # Built once: loading the CA bundle takes tens of milliseconds; every site's client
         # shares it.
         self._tls = httpx.create_ssl_context()
+        # Changes between their commit and their alerts: the daemon's round of owed alerts
+        # leaves them to their check, which sends them with Save Page Now's copy.
+        self.announcing: set[int] = set()
 
     async def check_sites(
         self, sites: Sequence[Site], alerts: Sequence[AlertTarget] = ()
@@ -252,13 +257,17 @@ class Checker:
             failed = UrlCheck(site.id, url, CheckOutcome.FAILED, started, _ms(clock), error=exc.why)
             return self._record_failure(failed)
         try:
-            checked = self._store(site.id, response, started, clock)
+            checked = self._store(site.id, response, started, clock, announce=bool(alerts))
         except MonitorError as exc:
             logger.error("%s: the check could not be stored: %s", url, exc)
             return UrlCheck(site.id, url, CheckOutcome.FAILED, started, _ms(clock), error=str(exc))
         if checked.changed:
-            checked = await self._preserve(checked, response.fetched_at)
-            checked = await self._alert(site, checked, alerts)
+            self.announcing.update(checked.change_ids)
+            try:
+                checked = await self._preserve(checked, response.fetched_at)
+                checked = await self._alert(site, checked, alerts)
+            finally:
+                self.announcing.difference_update(checked.change_ids)
         return checked
 
     # --- fetching ------------------------------------------------------------------------------
@@ -303,8 +312,16 @@ class Checker:
         return failed
 
     def _store(
-        self, site_id: str, response: LiveResponse, started: datetime, clock: float
+        self,
+        site_id: str,
+        response: LiveResponse,
+        started: datetime,
+        clock: float,
+        *,
+        announce: bool,
     ) -> UrlCheck:
+        """Store the response and compare it, in one transaction; ``announce``: queue the
+        changes for the alert targets in it (:mod:`monitor.outbox`)."""
         capture = store.NewCapture(
             url=response.url,
             source=CaptureSource.LIVE,
@@ -318,6 +335,8 @@ class Checker:
             observed = pipeline.observe(session, capture, response.body)
             outcome, changes = assess(before, observed)
             recorded = _record_changes(session, response.url, before, observed, changes)
+            if announce:
+                outbox.announce(session, [change_id for change_id, _ in recorded])
             checked = UrlCheck(
                 site_id=site_id,
                 url=response.url,
@@ -368,22 +387,15 @@ class Checker:
     async def _alert(
         self, site: Site, checked: UrlCheck, alerts: Sequence[AlertTarget]
     ) -> UrlCheck:
-        """Announce each change of the check to every target; failures are counted and logged."""
+        """Send the alerts the check's changes are owed; failures are counted, kept and logged."""
         if not alerts:
             return checked
         # Imported on use: Apprise is a large import that a pass without changes never needs.
-        from monitor.alerts import send_alerts  # noqa: PLC0415
+        from monitor.alerts import deliver_owed  # noqa: PLC0415
 
-        changes = self._changes(checked.change_ids)
-        failed = 0
-        for change in changes:
-            deliveries = await send_alerts(self._alert_http, change, alerts, site_name=site.name)
-            failed += sum(not delivery.ok for delivery in deliveries)
-        return replace(checked, alerts_failed=failed)
-
-    def _changes(self, change_ids: Iterable[int]) -> list[store.StoredChange]:
-        with self.store.session(write=False) as session:
-            return [store.get_change(session, change_id) for change_id in change_ids]
+        names = {site.id: site.name}
+        made = await deliver_owed(self.store, self.alert_http, alerts, names, checked.change_ids)
+        return replace(checked, alerts_failed=sum(not delivery.ok for delivery in made))
 
 
 class _Unclosed(httpx.AsyncBaseTransport):

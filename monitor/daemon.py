@@ -12,7 +12,12 @@ the archive sweeps :mod:`monitor.backfill`'s, the schedule APScheduler 3's
 ``sweep:<site>``
     every ``archive_interval`` (default daily): an incremental backfill of each URL from the
     newest readable Wayback Machine capture in the store (the whole history when there is
-    none), through the process's one archive limiter.
+    none), through the process's one archive limiter.  The changes an incremental sweep
+    records are alerted like those of a check.
+
+And one job for the process, ``alerts``, at start and every :data:`ALERT_ROUNDS` seconds:
+the alerts still owed (:mod:`monitor.outbox`), those of a daemon stopped before it sent them
+and those a target refused.
 
 The watchlist is read again when its modification time changes (looked at every
 :data:`WATCH_POLL` seconds) or on SIGHUP: jobs are added, removed or rescheduled; a watchlist
@@ -66,6 +71,9 @@ JITTER_FRACTION = 0.1  # each run is delayed by up to this share of the interval
 # the Docker HEALTHCHECK's start period (2 minutes) covers it.
 FIRST_RUN_SPREAD = 60.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# Seconds between rounds of the alerts still owed (monitor.outbox): those of a daemon stopped
+# before it sent them (the first round runs at start) and those a target refused.
+ALERT_ROUNDS = 600.0
 
 Settle = Callable[[Watchlist], Settings]
 
@@ -167,6 +175,15 @@ class Daemon:
         self._apply(self._watchlist)
         self._scheduler.add_job(
             self._poll_watchlist, trigger=IntervalTrigger(seconds=self._watch_poll), id="watch"
+        )
+        self._scheduler.add_job(
+            self._job,
+            trigger=IntervalTrigger(seconds=ALERT_ROUNDS),
+            args=[self._send_owed, "*"],
+            id="alerts",
+            next_run_time=datetime.now(UTC),
+            coalesce=True,
+            max_instances=1,
         )
         logger.info(
             "monitoring %d sites (%d URLs); watchlist %s",
@@ -346,14 +363,36 @@ class Daemon:
         if site is None:
             return
         for url in site.urls:
+            since = self._last_archived(url)
             options = backfill.BackfillOptions(
-                since=self._last_archived(url),
+                since=since,
                 spacing=timedelta(seconds=self._settings.sample_spacing),
+                # A URL's first sweep reads its whole history: news to nobody.
+                announce=since is not None and bool(self._watchlist.alerts),
             )
             # One URL at a time, each from its own newest capture.
             one_url = replace(site, urls=(url,))
             (report,) = await backfill.backfill(self.store, self._wayback, [one_url], options)
             SWEEP_LOG.info(json.dumps(_sweep_line(report, url, options), ensure_ascii=False))
+            if options.announce and report.total("recorded"):
+                await self._send_owed(site_id)
+
+    async def _send_owed(self, _site_id: str) -> None:
+        """Send the alerts still owed (:mod:`monitor.outbox`), but those of checks under way."""
+        alerts = self._watchlist.alerts
+        if not alerts:
+            return
+        # Imported on use: Apprise is a large import that a daemon without alerts never needs.
+        from monitor.alerts import deliver_owed  # noqa: PLC0415
+
+        names = {site.id: site.name for site in self._sites.values()}
+        checker = self._checker
+        try:
+            await deliver_owed(
+                self.store, checker.alert_http, alerts, names, skip=checker.announcing
+            )
+        except MonitorError as exc:
+            logger.error("the alerts still owed could not be read: %s", exc)
 
     def _last_archived(self, url: str) -> datetime | None:
         with self.store.session(write=False) as session:

@@ -2,8 +2,8 @@
 
 The tables are SQLAlchemy 2 typed mappings; below them, the engine (SQLite's settings) and the
 Alembic migrations that build the schema.  Only :mod:`monitor.store`, :mod:`monitor.blobs`,
-:mod:`monitor.status` (the check log) and the migrations use these classes; every other module
-gets frozen dataclasses from them.
+:mod:`monitor.status` (the check log), :mod:`monitor.outbox` (the alert outbox) and the
+migrations use these classes; every other module gets frozen dataclasses from them.
 A change to a model needs a migration in ``migrations/versions``; ``tests/test_migrations.py``
 fails until the migrations and these models agree.
 """
@@ -292,6 +292,40 @@ class CheckRow(Base):
     capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
     changes: Mapped[int] = mapped_column(Integer)  # evidence items this check recorded
     redirects: Mapped[list[str]] = mapped_column(JSON)  # the URLs redirected through, in order
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AnnouncementRow(Base):
+    """A change queued for the alert targets, in the transaction that recorded it.
+
+    The outbox of :mod:`monitor.outbox`: a change is announced once, and delivered to each
+    target until one delivery goes through, so an alert survives a daemon stopped before it
+    was sent.  Append-only.
+    """
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), unique=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DeliveryRow(Base):
+    """One round of sending an announced change to one alert target, and how it went.
+
+    ``target`` is the SHA-256 of the target's URL (which holds its tokens), ``label`` its kind
+    and host as logs show it.  Append-only: the record that the analysts were told, and when.
+    """
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), index=True)
+    target: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH))
+    label: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
 
 

@@ -22,13 +22,12 @@ from monitor.alerts import (
     MAX_VALUE_CHARS,
     SIGNATURE_HEADER,
     WEBHOOK_ATTEMPTS,
-    Delivery,
     build_message,
     send_alerts,
-    target_label,
 )
 from monitor.fetch import build_client
 from monitor.models import CaptureSource, ChangeField, ReviewStatus
+from monitor.outbox import Delivery, target_label
 from monitor.store import StoredCapture, StoredChange
 from monitor.watchlist import AlertTarget, AlertType
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from test_check import SHANGHAI_ICP, Answer, LocalServer, footer_page, local_server
 
 from monitor import config
@@ -250,3 +251,111 @@ def test_archive_sweep_records_archived_changes_and_then_reads_only_what_is_new(
     assert ["20210601000000"] in searches  # later ones start at the newest readable capture
     moved, back = changes(store, CaptureSource.WAYBACK)
     assert (moved.new, back.new) == ({"icp_filing": [SHANGHAI_ICP]}, moved.old)
+
+
+# --- alerts owed -----------------------------------------------------------------------------
+
+
+def spn_settle(spn_url: str) -> Callable[[Watchlist], config.Settings]:
+    """Settings with Save Page Now keys, pointed at ``spn_url``."""
+    env = {
+        "MONITOR_SPN_ACCESS_KEY": "access",
+        "MONITOR_SPN_SECRET_KEY": "secret",
+        "MONITOR_SPN_URL": spn_url,
+    }
+
+    def resolve(loaded: Watchlist) -> config.Settings:
+        file_settings = dict(loaded.settings)
+        return config.resolve(env=env, file_settings=file_settings, file_path=str(loaded.path))
+
+    return resolve
+
+
+def deliveries(store: Store) -> list[tuple[int, bool]]:
+    with store.session(write=False) as session:
+        rows = session.execute(text("SELECT change_id, ok FROM alert_deliveries ORDER BY id"))
+        return [(change_id, bool(ok)) for change_id, ok in rows]
+
+
+def test_an_alert_cut_short_by_a_stop_is_sent_when_the_daemon_starts_again(
+    store: Store, server: LocalServer, tmp_path: Path
+) -> None:
+    server.answers["/"] = Answer(footer_page())
+    server.answers["/hook"] = Answer(b"", 204)
+    server.answers["/save"] = Answer(b"{}", delay=WAIT)  # Save Page Now never answers in time
+    url = server.url("/")
+    path = tmp_path / "watchlist.toml"
+    alert = f'[[alert]]\ntype = "webhook"\nurl = "{server.url("/hook")}"\n'
+    write(path, "[settings]\nshutdown_grace = 0.2\n\n" + site_block("acme", url, "1s") + alert)
+    settle_spn = spn_settle(server.url(""))
+
+    async def first_daemon() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(
+            Daemon(store, path, settle_spn, handle_signals=False).run(stop)
+        )
+        await until(lambda: last_checked(store, url) is not None, "the first check")
+        server.answers["/"] = Answer(footer_page(icp=SHANGHAI_ICP))
+        await until(lambda: len(server.requests("POST", "/save")) == 1, "the change's SPN request")
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+
+    async def second_daemon() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(Daemon(store, path, settle, handle_signals=False).run(stop))
+        await until(lambda: len(server.requests("POST", "/hook")) == 1, "the owed alert")
+        await until(lambda: len(deliveries(store)) == 1, "the delivery kept")
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+
+    asyncio.run(first_daemon())
+    (change,) = changes(store)
+    assert server.requests("POST", "/hook") == []  # the first daemon stopped before alerting
+    assert deliveries(store) == []
+
+    asyncio.run(second_daemon())
+    (delivered,) = server.requests("POST", "/hook")
+    payload = json.loads(delivered.body)
+    assert (payload["id"], payload["new"]) == (change.id, {"icp_filing": [SHANGHAI_ICP]})
+    assert "stopped before Save Page Now answered" in payload["archive_copy_error"]
+    assert deliveries(store) == [(change.id, True)]
+
+
+def test_a_change_an_incremental_sweep_reveals_is_alerted_and_history_is_not(
+    store: Store, server: LocalServer, tmp_path: Path
+) -> None:
+    # The live page is an error page, never compared: only the sweeps find changes here.
+    server.answers["/"] = Answer(b"gone", 404)
+    server.answers["/hook"] = Answer(b"", 204)
+    url = server.url("/")
+    archive = FakeArchive(
+        [
+            FakeCapture(url, "20210101000000", body=footer_page()),
+            FakeCapture(url, "20210601000000", body=footer_page(icp=SHANGHAI_ICP)),
+        ]
+    )
+    path = tmp_path / "watchlist.toml"
+    alert = f'[[alert]]\ntype = "webhook"\nurl = "{server.url("/hook")}"\n'
+
+    async def scenario(base_url: str) -> None:
+        write(
+            path,
+            f'[settings]\nwayback_url = "{base_url}"\narchive_cdx_rate = 50\n'
+            f"archive_memento_rate = 400\n\n" + site_block("acme", url, "1h", archive="1s") + alert,
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(Daemon(store, path, settle, handle_signals=False).run(stop))
+        await until(lambda: len(changes(store, CaptureSource.WAYBACK)) == 1, "the first sweep")
+        archive.add(FakeCapture(url, "20210901000000", body=footer_page()))
+        await until(lambda: len(changes(store, CaptureSource.WAYBACK)) == 2, "the next sweep")
+        await until(lambda: len(server.requests("POST", "/hook")) == 1, "the sweep's alert")
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+
+    with serve(archive) as base_url:
+        asyncio.run(scenario(base_url))
+
+    _history, revealed = changes(store, CaptureSource.WAYBACK)
+    (delivered,) = server.requests("POST", "/hook")
+    assert json.loads(delivered.body)["id"] == revealed.id
+    assert deliveries(store) == [(revealed.id, True)]

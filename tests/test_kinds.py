@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from monitor import backfill, cli
-from monitor.alerts import SILENT_KINDS, build_message, send_alerts
+from monitor.alerts import build_message, send_alerts
 from monitor.classify import ChangeKind
 from monitor.config import Settings
 from monitor.demo import DEMO_SITE_ID
@@ -24,6 +24,7 @@ from monitor.facts import Facts
 from monitor.kinds import describe, meaning, names_in
 from monitor.lists import PUBLISHERS
 from monitor.models import CaptureSource, ChangeField
+from monitor.outbox import SILENT_KINDS
 from monitor.store import (
     NewCapture,
     NewChange,

@@ -26,6 +26,8 @@ TABLES = {
     "changes",
     "review_events",
     "checks",
+    "announcements",
+    "alert_deliveries",
     "screening_lists",
     "screening_entries",
     "screening_matches",
