@@ -3,11 +3,10 @@
 It answers the two endpoints the archive client uses, in the formats the real archive sends
 (compared with recorded real traffic in ``tests/data/fakearchive/``):
 
-- ``/cdx/search/cdx``: the capture index, as text (``urlkey timestamp original mimetype
-  statuscode digest length``) or ``output=json`` (a header row, then one array of strings per
-  capture), with ``from``/``to`` (1 to 14 digit prefixes), ``filter=[!]field:regex``,
-  ``collapse=field[:N]`` (adjacent duplicates only), ``fl``, ``limit``, ``showResumeKey`` and
-  ``resumeKey``.  Paging with ``page=`` is refused: the real paged index lags by days.
+- ``/cdx/search/cdx``: the capture index, as text or ``output=json``, with ``from``/``to``,
+  ``filter``, ``collapse``, ``fl``, ``limit``, ``showResumeKey`` and ``resumeKey``; the query
+  language and its pages are :mod:`monitor.fakecdx`.  A bad query is a 400, a blocked site the
+  archive's 403.
 - ``/web/<timestamp>id_/<url>``: the raw capture with its Memento headers; an inexact timestamp
   is a 302 to the nearest capture; an unknown URL is the archive's own 404 page; an archived
   redirect answers with its own status, Memento-Datetime and a Location inside the archive.
@@ -18,11 +17,12 @@ Tests drive it through :class:`FakeArchive`: add captures (bodies may be callabl
 captures cost little until read), block a site, make the next requests fail (429, 503, a hang)
 and read the request log to check the client's rate limits held.
 
-Stdlib only, because ``monitor demo`` runs it after a plain ``pip install .``.  One module past
-500 lines on purpose: the capture model, both endpoints, the faults and the server are one fake,
-and split apart each piece would reach into the others' private helpers.  The server speaks
-HTTP/1.0 so each connection carries one request: an idle keep-alive connection would hold its
-handler thread open and stall the server's shutdown.
+Stdlib only, because ``monitor demo`` runs it after a plain ``pip install .``.  The module runs
+past 500 lines on purpose: the capture model, the playback, the faults, the request log and the
+server are one fake that tests drive as a unit (a hang is a fault the server must release on
+shutdown), while the CDX query language, which stands alone, is in :mod:`monitor.fakecdx`.  The
+server speaks HTTP/1.0 so each connection carries one request: an idle keep-alive connection
+would hold its handler thread open and stall the server's shutdown.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import base64
 import bisect
 import contextlib
 import hashlib
-import json
 import re
 import sys
 import threading
@@ -45,12 +44,12 @@ from enum import StrEnum
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote_plus, unquote, unquote_plus, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote, urljoin
+
+from monitor.fakecdx import TIMESTAMP_DIGITS, cdx_page, parse_cdx_query, urlkey
 
 CDX_PATH = "/cdx/search/cdx"
 WEB_PREFIX = "/web/"
-CDX_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
-TIMESTAMP_DIGITS = 14
 # A partial timestamp (2021, 202108) names the start of its period: month and day 01.
 TIMESTAMP_FLOOR = "19700101000000"
 # Bytes a WARC record's own headers add to the compressed length the CDX reports.
@@ -106,8 +105,6 @@ _FAULT_BODIES = {
 _WEB_PATH = re.compile(r"^/web/(?P<ts>\d{1,14})(?P<mode>[a-z]{2}_)?/(?P<url>.+)$", re.DOTALL)
 _ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
 _COLLAPSED_SCHEME = re.compile(r"^(https?):/+", re.IGNORECASE)
-_WWW = re.compile(r"^www\d*\.")
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class RequestKind(StrEnum):
@@ -124,25 +121,6 @@ class Fault(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429, optionally with Retry-After
     UNAVAILABLE = "unavailable"  # 503
     HANG = "hang"  # no answer until the client gives up (or the server stops)
-
-
-def urlkey(url: str) -> str:
-    """The archive's SURT key: ``https://www.SenseTime.com:443/a?b=1`` -> ``com,sensetime)/a?b=1``.
-
-    Scheme, ``www``, default ports and letter case are dropped, so every spelling of one page
-    finds the same captures, as on the real archive.
-    """
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    host = _WWW.sub("", (parts.hostname or "").lower())
-    port = parts.port
-    if port is not None and str(port) != _DEFAULT_PORTS.get(parts.scheme.lower()):
-        host = f"{host}:{port}"
-    surt_host = ",".join(reversed(host.split(".")))
-    query = "&".join(sorted(parts.query.split("&"))) if parts.query else ""
-    key = f"{surt_host})" + (parts.path or "/").lower()
-    return f"{key}?{query.lower()}" if query else key
 
 
 @dataclass(frozen=True)
@@ -357,7 +335,7 @@ class FakeArchive:
 
     def _route(self, path: str, query: str, target: str, base_url: str) -> Reply:
         if path == CDX_PATH:
-            return _cdx_reply(self, parse_qs(query, keep_blank_values=True))
+            return self._cdx_reply(parse_qs(query, keep_blank_values=True))
         match = _WEB_PATH.match(target)
         if match is None:
             return Reply(404, (("Content-Type", REDIRECT_TYPE),), b"not found\n")
@@ -365,6 +343,21 @@ class FakeArchive:
         if self._is_blocked(url):
             return Reply(200, (("Content-Type", ARCHIVE_PAGE_TYPE),), EXCLUDED_PAGE)
         return _memento_reply(self.captures(url), match["ts"], match["mode"] or "", base_url)
+
+    def _cdx_reply(self, params: dict[str, list[str]]) -> Reply:
+        try:
+            query = parse_cdx_query(params)
+        except ValueError as exc:
+            return Reply(400, (("Content-Type", CDX_TEXT_TYPE),), f"{exc}\n".encode())
+        if self._is_blocked(query.url):
+            headers = (
+                ("Content-Type", CDX_TEXT_TYPE),
+                ("X-Archive-Wayback-Runtime-Error", BLOCKED_CDX_ERROR),
+            )
+            return Reply(403, headers, f"{BLOCKED_CDX_ERROR}\n".encode())
+        body = cdx_page(self._cdx_candidates(query.key, query.prefix), query)
+        content_type = CDX_JSON_TYPE if query.json else CDX_TEXT_TYPE
+        return Reply(200, (("Content-Type", content_type), ("X-location", "cdx")), body)
 
     def _is_blocked(self, url: str) -> bool:
         with self._lock:
@@ -422,177 +415,6 @@ def _fault_reply(plan: _FaultPlan) -> Reply:
     if plan.retry_after is not None and status == 429:
         headers.append(("Retry-After", f"{plan.retry_after:g}"))
     return Reply(status, tuple(headers), _FAULT_BODIES[status])
-
-
-# --- CDX -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _CdxFilter:
-    field: str
-    pattern: re.Pattern[str]
-    negate: bool
-
-    def accepts(self, row: dict[str, str]) -> bool:
-        return (self.pattern.fullmatch(row[self.field]) is not None) != self.negate
-
-
-@dataclass(frozen=True)
-class _CdxQuery:
-    key: str
-    prefix: bool
-    start: str
-    end: str
-    filters: tuple[_CdxFilter, ...]
-    collapse: tuple[str, int | None] | None
-    fields: tuple[str, ...]
-    limit: int | None
-    show_resume_key: bool
-    resume_after: tuple[str, str] | None
-    json: bool
-
-
-def _param(params: dict[str, list[str]], name: str) -> str | None:
-    values = [v for v in params.get(name, []) if v != ""]
-    return values[-1] if values else None
-
-
-def _cdx_field(name: str) -> str:
-    if name not in CDX_FIELDS:
-        raise ValueError(f"unknown CDX field {name!r}")
-    return name
-
-
-def _parse_filter(text: str) -> _CdxFilter:
-    negate = text.startswith("!")
-    name, sep, regex = text.removeprefix("!").partition(":")
-    if not sep:
-        raise ValueError(f"bad filter {text!r}: expected [!]field:regex")
-    try:
-        return _CdxFilter(_cdx_field(name), re.compile(regex), negate)
-    except re.error as exc:
-        raise ValueError(f"bad filter {text!r}: {exc}") from exc
-
-
-def _parse_collapse(text: str | None) -> tuple[str, int | None] | None:
-    if text is None:
-        return None
-    name, _, width = text.partition(":")
-    return _cdx_field(name), int(width) if width else None
-
-
-def _parse_bound(text: str | None, fill: str) -> str:
-    if text is None:
-        return fill * TIMESTAMP_DIGITS
-    if not text.isdigit() or len(text) > TIMESTAMP_DIGITS:
-        raise ValueError(f"bad from/to {text!r}: expected 1 to 14 digits")
-    # Prefix semantics by string comparison: to=2021 keeps every 2021 capture.
-    return text.ljust(TIMESTAMP_DIGITS, fill)
-
-
-def _parse_resume_key(text: str | None) -> tuple[str, str] | None:
-    if text is None:
-        return None
-    key, sep, bound = unquote_plus(text).rpartition(" ")
-    if not sep:
-        raise ValueError(f"bad resumeKey {text!r}")
-    return key, bound
-
-
-def _parse_cdx_query(params: dict[str, list[str]]) -> _CdxQuery:
-    url = _param(params, "url")
-    if url is None:
-        raise ValueError("the url parameter is required")
-    if _param(params, "page") is not None:
-        raise ValueError("page= is not supported by the fake archive: page with resumeKey")
-    match_type = _param(params, "matchType") or ("prefix" if url.endswith("*") else "exact")
-    if match_type not in ("exact", "prefix"):
-        raise ValueError(f"matchType={match_type} is not supported by the fake archive")
-    limit = _param(params, "limit")
-    fields = _param(params, "fl")
-    return _CdxQuery(
-        key=urlkey(url.removesuffix("*")),
-        prefix=match_type == "prefix",
-        start=_parse_bound(_param(params, "from"), "0"),
-        end=_parse_bound(_param(params, "to"), "9"),
-        filters=tuple(_parse_filter(f) for f in params.get("filter", []) if f),
-        collapse=_parse_collapse(_param(params, "collapse")),
-        fields=tuple(_cdx_field(f) for f in fields.split(",")) if fields else CDX_FIELDS,
-        limit=int(limit) if limit is not None else None,
-        show_resume_key=_param(params, "showResumeKey") == "true",
-        resume_after=_parse_resume_key(_param(params, "resumeKey")),
-        json=_param(params, "output") == "json",
-    )
-
-
-def _select_rows(candidates: Sequence[FakeCapture], query: _CdxQuery) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
-    last_collapse: str | None = None
-    for capture in candidates:
-        if not query.start <= capture.timestamp <= query.end:
-            continue
-        if query.resume_after and (capture.urlkey, capture.timestamp) < query.resume_after:
-            continue
-        row = capture.cdx_row()
-        if not all(f.accepts(row) for f in query.filters):
-            continue
-        if query.collapse is not None:
-            name, width = query.collapse
-            value = row[name][:width]
-            # Only ADJACENT duplicates collapse, as on the real archive.
-            if value == last_collapse:
-                continue
-            last_collapse = value
-        rows.append(row)
-        if query.limit is not None and len(rows) >= query.limit:
-            break
-    return rows
-
-
-def _resume_key(row: dict[str, str]) -> str:
-    # The real archive's key: the last row's urlkey and timestamp with its final character
-    # bumped by one (20010414005939 -> 2001041400593:), so the next page starts after it.
-    ts = row["timestamp"]
-    return quote_plus(f"{row['urlkey']} {ts[:-1]}{chr(ord(ts[-1]) + 1)}")
-
-
-def _format_cdx(rows: list[dict[str, str]], query: _CdxQuery, resume: str | None) -> bytes:
-    lines = [[row[f] for f in query.fields] for row in rows]
-    if query.json:
-        if not lines:
-            return b"[]\n"
-        table: list[list[str]] = [list(query.fields), *lines]
-        if resume is not None:
-            table += [[], [resume]]
-        encoded = ",\n".join(
-            json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in table
-        )
-        return f"[{encoded}]\n".encode()
-    text = "".join(" ".join(line) + "\n" for line in lines)
-    if resume is not None:
-        text += f"\n{resume}\n"
-    return text.encode()
-
-
-def _cdx_reply(archive: FakeArchive, params: dict[str, list[str]]) -> Reply:
-    try:
-        query = _parse_cdx_query(params)
-    except ValueError as exc:
-        return Reply(400, (("Content-Type", CDX_TEXT_TYPE),), f"{exc}\n".encode())
-    if archive._is_blocked(_param(params, "url") or ""):
-        headers = (
-            ("Content-Type", CDX_TEXT_TYPE),
-            ("X-Archive-Wayback-Runtime-Error", BLOCKED_CDX_ERROR),
-        )
-        return Reply(403, headers, f"{BLOCKED_CDX_ERROR}\n".encode())
-    rows = _select_rows(archive._cdx_candidates(query.key, query.prefix), query)
-    full = query.limit is not None and len(rows) >= query.limit
-    # Like the real archive, a full page carries a key even when nothing follows: the client
-    # then gets one last, empty page.
-    resume = _resume_key(rows[-1]) if full and query.show_resume_key else None
-    content_type = CDX_JSON_TYPE if query.json else CDX_TEXT_TYPE
-    headers = (("Content-Type", content_type), ("X-location", "cdx"))
-    return Reply(200, headers, _format_cdx(rows, query, resume))
 
 
 # --- Mementos ------------------------------------------------------------------------------

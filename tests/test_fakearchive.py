@@ -1,7 +1,8 @@
 """The fake Wayback Machine answers in the real archive's formats.
 
 Formats are compared with real recorded traffic in ``tests/data/fakearchive/`` (see its
-README for provenance and licences); edge cases the recordings lack are checked by hand.
+README for provenance and licences); edge cases the recordings lack are checked by hand.  The
+CDX query language itself is tested in ``test_fakecdx.py``.
 """
 
 from __future__ import annotations
@@ -21,15 +22,8 @@ import httpx
 import pytest
 import yaml
 
-from monitor.fakearchive import (
-    CDX_FIELDS,
-    FakeArchive,
-    FakeCapture,
-    Fault,
-    RequestKind,
-    serve,
-    urlkey,
-)
+from monitor.fakearchive import FakeArchive, FakeCapture, Fault, RequestKind, serve
+from monitor.fakecdx import CDX_FIELDS
 
 DATA = Path(__file__).parent / "data" / "fakearchive"
 URL = "https://www.example.com/"
@@ -159,61 +153,7 @@ def test_cdx_last_page_after_a_full_one_is_empty_like_the_recording(
     assert (last.status_code, last.text) == (200, "")
 
 
-@pytest.mark.parametrize(
-    ("n_captures", "limit", "output"),
-    [(23, 5, "text"), (25, 5, "text"), (23, 5, "json"), (7, 100, "json")],
-    ids=[
-        "text-partial-last-page",
-        "text-exact-multiple",
-        "json-partial-last-page",
-        "json-one-page",
-    ],
-)
-def test_resume_keys_chain_through_every_capture_once(
-    n_captures: int, limit: int, output: str
-) -> None:
-    archive = FakeArchive(_captures(n_captures))
-    seen: list[str] = []
-    key: str | None = None
-    with serve(archive) as base_url, httpx.Client(base_url=base_url) as http:
-        for _ in range(n_captures + 2):
-            params = {"url": URL, "limit": limit, "showResumeKey": "true", "output": output}
-            body = http.get(CDX, params={**params, **({"resumeKey": key} if key else {})}).text
-            rows, key = _json_rows(body) if output == "json" else _text_rows(body)
-            seen += [row[1] for row in rows]
-            if key is None:
-                break
-    assert seen == [c.timestamp for c in archive.captures(URL)]
-
-
-def _json_rows(body: str) -> tuple[list[list[str]], str | None]:
-    table = json.loads(body)
-    key = None
-    if len(table) >= 2 and table[-2] == []:
-        key = table.pop()[0]
-        table.pop()
-    return table[1:], key
-
-
-def test_cdx_json_page_ends_with_an_empty_row_and_the_key(client: httpx.Client) -> None:
-    table = _cdx(client, output="json", limit=2, showResumeKey="true").json()
-    assert len(table) == 1 + 2 + 2
-    assert table[-2] == []
-    assert len(table[-1]) == 1
-    assert RESUME_KEY.match(table[-1][0])
-
-
-def test_cdx_without_show_resume_key_truncates_silently(client: httpx.Client) -> None:
-    rows, key = _text_rows(_cdx(client, limit=2).text)
-    assert (len(rows), key) == (2, None)
-
-
-def test_cdx_with_no_capture_answers_empty(client: httpx.Client) -> None:
-    assert client.get(CDX, params={"url": "nothing.example"}).text == ""
-    assert client.get(CDX, params={"url": "nothing.example", "output": "json"}).json() == []
-
-
-# --- CDX semantics -------------------------------------------------------------------------
+# --- Captures and the CDX endpoint ----------------------------------------------------------
 
 
 def test_digest_is_base32_sha1_of_the_body() -> None:
@@ -223,68 +163,11 @@ def test_digest_is_base32_sha1_of_the_body() -> None:
     assert len(capture.digest) == 32
 
 
-def test_collapse_digest_drops_only_adjacent_duplicates() -> None:
-    bodies = [b"A", b"A", b"B", b"A", b"A"]
-    archive = FakeArchive(FakeCapture(URL, _ts(d + 1), body=b) for d, b in enumerate(bodies))
-    with serve(archive) as base_url, httpx.Client(base_url=base_url) as http:
-        body = http.get(CDX, params={"url": URL, "collapse": "digest"}).text
-    rows, _ = _text_rows(body)
-    assert [row[1] for row in rows] == [_ts(1), _ts(3), _ts(4)]
-
-
-@pytest.mark.parametrize(
-    ("bounds", "expected_days"),
-    [
-        ({}, [1, 2, 3, 4, 5]),
-        ({"from": "20210103"}, [3, 4, 5]),
-        ({"to": "20210102"}, [1, 2]),
-        ({"from": "2021", "to": "2021"}, [1, 2, 3, 4, 5]),
-        ({"from": "202101021", "to": "2021010412"}, [2, 3, 4]),
-        ({"from": "20210102120001", "to": "20210104115959"}, [3]),
-        ({"from": "2022"}, []),
-        ({"from": "", "to": ""}, [1, 2, 3, 4, 5]),
-    ],
-    ids=["none", "from-day", "to-day", "year-prefix", "hour-prefix", "full-14", "future", "empty"],
-)
-def test_from_and_to_accept_prefixes(
-    client: httpx.Client, bounds: dict[str, str], expected_days: list[int]
-) -> None:
-    rows, _ = _text_rows(_cdx(client, **bounds).text)
-    assert [row[1] for row in rows] == [_ts(d) for d in expected_days]
-
-
-def test_filters_match_whole_fields_and_negate() -> None:
-    archive = FakeArchive(
-        [
-            FakeCapture(URL, _ts(1), body=b"ok"),
-            FakeCapture(URL, _ts(2), status=503, body=b"down"),
-            FakeCapture(URL, _ts(3), status=301, body=b"moved", headers=(("Location", "/x"),)),
-            FakeCapture(URL, _ts(4), mimetype="application/pdf", body=b"%PDF"),
-        ]
-    )
-    cases = {
-        ("statuscode:200",): [1, 4],
-        ("statuscode:200", "mimetype:text/html"): [1],
-        ("!statuscode:[45]..",): [1, 3, 4],
-        ("mimetype:text",): [],  # a regex must match the whole field
-    }
-    with serve(archive) as base_url, httpx.Client(base_url=base_url) as http:
-        for filters, days in cases.items():
-            body = http.get(CDX, params=[("url", URL), *(("filter", f) for f in filters)]).text
-            assert [row[1] for row in _text_rows(body)[0]] == [_ts(d) for d in days], filters
-
-
 def test_prefix_query_lists_every_page_under_the_url() -> None:
     archive = FakeArchive([*_captures(2), *_captures(2, URL + "about/")])
     with serve(archive) as base_url, httpx.Client(base_url=base_url) as http:
         rows, _ = _text_rows(http.get(CDX, params={"url": "example.com/*"}).text)
     assert [row[0] for row in rows] == ["com,example)/"] * 2 + ["com,example)/about/"] * 2
-
-
-def test_fl_selects_and_orders_fields(client: httpx.Client) -> None:
-    table = _cdx(client, output="json", fl="timestamp,digest").json()
-    assert table[0] == ["timestamp", "digest"]
-    assert all(len(row) == 2 for row in table[1:])
 
 
 @pytest.mark.parametrize(
@@ -299,15 +182,6 @@ def test_fl_selects_and_orders_fields(client: httpx.Client) -> None:
 )
 def test_cdx_refuses_bad_requests(client: httpx.Client, params: dict[str, str]) -> None:
     assert client.get(CDX, params=params).status_code == 400
-
-
-@pytest.mark.parametrize(
-    "spelling",
-    ["https://www.example.com/", "http://example.com:80/", "example.com", "HTTP://WWW.Example.COM"],
-    ids=["https-www", "http-port", "bare-host", "upper-case"],
-)
-def test_every_spelling_of_a_url_has_one_key(spelling: str) -> None:
-    assert urlkey(spelling) == "com,example)/"
 
 
 def test_capture_refuses_a_short_timestamp() -> None:
