@@ -185,8 +185,9 @@ def db_group() -> None:
 def db_upgrade(app: AppContext) -> None:
     """Migrate the evidence store to the newest schema, creating a new database.
 
-    A new database is also created on first use; an existing one is only migrated by this
-    command, so back it up first.
+    A new database is also created by the first command that writes (check, run, backfill,
+    demo, lists import or fetch, reextract); the commands that only read refuse a missing
+    SQLite file. An existing database is only migrated by this command, so back it up first.
 
     \b
     Example:
@@ -217,7 +218,7 @@ def verify_command(app: AppContext) -> None:
     from monitor import blobs, store
     from monitor.errors import IntegrityError
 
-    with store.open_store(app.settings().db_url) as opened:
+    with store.open_store(app.settings().db_url, create=False) as opened:
         report = blobs.verify(opened)
     for problem in report.problems:
         click.echo(problem.describe())
@@ -354,7 +355,10 @@ def changes_command(
 
     from monitor import listing, store
 
-    with store.open_store(app.settings().db_url) as opened, opened.session(write=False) as session:
+    with (
+        store.open_store(app.settings().db_url, create=False) as opened,
+        opened.session(write=False) as session,
+    ):
         recorded = listing.listed_changes(session, list(site_ids) or None)
     listed = listing.select(recorded, kinds, show_all=show_all, statuses=statuses)
     if unclassified := listing.unclassified(listed):
@@ -503,7 +507,7 @@ def export_command(
         since=None if since is None else export.parse_since(since),
         status=None if status is None else ReviewStatus(status),
     )
-    with store.open_store(app.settings().db_url) as opened:
+    with store.open_store(app.settings().db_url, create=False) as opened:
         collected = export.collect(opened, selection, timelines=export.needs_timelines(chosen))
         captures = collected.captures() if export.needs_bodies(chosen) else []
         bodies = export.read_bodies(opened, captures)
@@ -570,7 +574,7 @@ def timeline_command(app: AppContext, site_id: str) -> None:
     if app.watchlist_path.exists():
         sites = watchlist.load(app.watchlist_path).sites
         watched = next((site.urls for site in sites if site.id == site_id), ())
-    with store.open_store(app.settings().db_url) as opened:
+    with store.open_store(app.settings().db_url, create=False) as opened:
         timelines = export.site_timelines(opened, site_id, watched)
     if not timelines:
         raise UsageError(
@@ -610,7 +614,10 @@ def review_command(
 
     if confirm and dismiss:
         raise UsageError("give --confirm or --dismiss, not both")
-    with store.open_store(app.settings().db_url) as opened, opened.session() as session:
+    with (
+        store.open_store(app.settings().db_url, create=False) as opened,
+        opened.session() as session,
+    ):
         change = store.get_change(session, change_id)
         if confirm or dismiss or note is not None:
             verdict = ReviewStatus.CONFIRMED if confirm else ReviewStatus.DISMISSED
@@ -667,7 +674,10 @@ def lists_show(app: AppContext, as_json: bool) -> None:
 
     from monitor import store
 
-    with store.open_store(app.settings().db_url) as opened, opened.session(write=False) as session:
+    with (
+        store.open_store(app.settings().db_url, create=False) as opened,
+        opened.session(write=False) as session,
+    ):
         loaded = store.stored_lists(session)
     if as_json:
         click.echo(json.dumps([item.to_json() for item in loaded], ensure_ascii=False, indent=2))
@@ -802,7 +812,7 @@ def screen_command(app: AppContext, as_json: bool) -> None:
 
     from monitor import lists, store
 
-    with store.open_store(app.settings().db_url) as opened:
+    with store.open_store(app.settings().db_url, create=False) as opened:
         report = lists.screen(opened)
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
@@ -926,7 +936,10 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
     settings = app.settings()
     path = app.watchlist_path
     watched = watchlist.load(path).sites if path.exists() else None
-    with store.open_store(settings.db_url) as opened, opened.session(write=False) as session:
+    with (
+        store.open_store(settings.db_url, create=False) as opened,
+        opened.session(write=False) as session,
+    ):
         sites = status.sites_to_judge(watched, session)
         health = status.judge(sites, status.url_states(session), settings, datetime.now(UTC))
     if as_json:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
@@ -108,13 +109,25 @@ class Store:
         self.close()
 
 
-def open_store(db_url: str) -> Store:
+def open_store(db_url: str, *, create: bool = True) -> Store:
     """Open the store at ``db_url`` (a SQLAlchemy URL), migrating a new database to the head.
 
-    Raises :class:`StoreError` when the database cannot be opened, is not a monitor database,
-    or is at an older schema (run ``monitor db upgrade``) or a newer one (upgrade monitor).
+    With ``create=False`` (commands that only read) a SQLite file that does not exist is not
+    created: :class:`StoreError` says there is no store there.  Also raises
+    :class:`StoreError` when the database cannot be opened, is not a monitor database, or is
+    at an older schema (run ``monitor db upgrade``) or a newer one (upgrade monitor).
     """
     engine = make_engine(db_url)
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    # "sqlite://" and ":memory:" are no file; with uri=true the database is a URI, not a path.
+    if path in (None, "", ":memory:") or "uri" in engine.url.query:
+        path = None
+    if not create and path is not None and not Path(path).exists():
+        engine.dispose()
+        raise StoreError(
+            f"no evidence store at {path} (run monitor check, monitor backfill or "
+            "monitor demo first, or pass --db)"
+        )
     try:
         with engine.begin() as conn:
             migrate(conn, only_if_new=True)

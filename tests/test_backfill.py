@@ -416,7 +416,7 @@ def test_changes_table_shows_page_text_as_text_never_as_markup(
     assert "[red]New Ltd" in result.stdout
 
 
-def test_changes_says_so_when_nothing_is_recorded(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "empty.db"), "changes"])
+def test_changes_says_so_when_nothing_is_recorded(store: Store, db_url: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", db_url, "changes"])
     assert result.exit_code == 0
     assert result.stdout == "No changes recorded.\n"

@@ -208,7 +208,7 @@ def test_a_file_that_is_no_list_is_a_one_line_error(db_url: str, tmp_path: Path)
     assert result.stderr.count("\n") == 1
 
 
-def test_lists_alone_says_how_to_load_one(db_url: str) -> None:
+def test_lists_alone_says_how_to_load_one(store: Store, db_url: str) -> None:
     result = run(db_url, "lists")
     assert result.exit_code == 0
     assert "No lists loaded. Next: monitor --db" in result.stdout
@@ -429,7 +429,7 @@ def test_a_delisted_entry_is_gone_at_the_next_screen(
     assert change.screening is None
 
 
-def test_screen_without_lists_says_how_to_load_one(db_url: str) -> None:
+def test_screen_without_lists_says_how_to_load_one(store: Store, db_url: str) -> None:
     result = run(db_url, "screen")
     assert result.exit_code == 0
     assert result.stdout.startswith("no lists loaded (run `monitor lists import FILE`)")

@@ -153,10 +153,18 @@ def record_now(db: Path, *outcomes: CheckOutcome) -> None:
 
 
 def test_status_exits_1_before_anything_was_checked(files: tuple[Path, Path]) -> None:
+    record_now(files[0])  # the store exists, with the site and no check
     code, output = status(files)
     assert code == 1
     assert "never checked" in output
     assert "UNHEALTHY: 1 sites, 1 never checked" in output
+
+
+def test_status_without_a_store_says_so_and_exits_1(files: tuple[Path, Path]) -> None:
+    code, output = status(files)
+    assert code == 1
+    assert output.startswith("Error: no evidence store at ")
+    assert not files[0].exists()
 
 
 def test_status_exits_0_after_a_recent_successful_check(files: tuple[Path, Path]) -> None:

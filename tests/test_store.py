@@ -111,6 +111,22 @@ def test_open_store_names_unopenable_file(tmp_path: Path) -> None:
         open_store(f"sqlite:///{tmp_path}/no/such/dir/monitor.db")
 
 
+def test_open_store_for_reading_creates_no_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    with pytest.raises(StoreError, match=r"^no evidence store at ") as raised:
+        open_store(f"sqlite:///{path}", create=False)
+    assert f"at {path} (run monitor check" in str(raised.value)
+    assert not path.exists()
+    open_store(f"sqlite:///{path}").close()  # a command that writes creates it
+    with open_store(f"sqlite:///{path}", create=False) as store, store.session() as session:
+        assert list_changes(session) == []
+
+
+def test_open_store_for_reading_opens_a_database_in_memory() -> None:
+    for db_url in ("sqlite://", "sqlite:///:memory:"):
+        open_store(db_url, create=False).close()
+
+
 def test_sqlite_runs_in_wal_with_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
     with open_store(f"sqlite:///{tmp_path / 'm.db'}") as store, store.session() as session:
         pragmas = {

@@ -151,11 +151,8 @@ def test_read_body_refuses_altered_bytes(store: Store, watched_url: str) -> None
         blobs.read_body(session, OLD_SHA)
 
 
-def test_verify_command_exits_0_on_an_intact_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["--db", "fresh.db", "verify"])
+def test_verify_command_exits_0_on_an_intact_store(store: Store, db_url: str) -> None:
+    result = CliRunner().invoke(cli, ["--db", db_url, "verify"])
     assert result.exit_code == 0, result.output
     assert result.output == "checked 0 blobs and 0 captures: all intact\n"
 
