@@ -116,6 +116,7 @@ class UrlReport:
     unreadable: int  # captures read that could not be compared
     changes: int  # field changes bracketed
     recorded: int  # of which recorded by this run (the rest were recorded before)
+    recorded_ids: tuple[int, ...] = ()  # the changes this run recorded
 
 
 @dataclass(frozen=True)
@@ -289,7 +290,8 @@ class _Sweep:
             reused=self.reused,
             unreadable=self.unreadable,
             changes=changes,
-            recorded=recorded,
+            recorded=len(recorded),
+            recorded_ids=recorded,
         )
 
     async def _listing(self, options: BackfillOptions) -> list[CdxRow]:
@@ -334,9 +336,9 @@ class _Sweep:
         # does not show what this row showed.
         return observation if memento.exact else None
 
-    def _record(self, brackets: Sequence[Bracket], announce: bool) -> tuple[int, int]:
+    def _record(self, brackets: Sequence[Bracket], announce: bool) -> tuple[int, tuple[int, ...]]:
         """Record the changes of every bracket, queueing the new ones for the alert targets
-        when ``announce``; (changes, of which new)."""
+        when ``announce``; (changes, the ids of those new)."""
         changes = 0
         new_ids: list[int] = []
         with self.store.session() as session:
@@ -357,7 +359,7 @@ class _Sweep:
             if announce:
                 outbox.announce(session, new_ids)
         self.tally.add(changes=changes)
-        return changes, len(new_ids)
+        return changes, tuple(new_ids)
 
 
 def _new_capture(url: str, row: CdxRow, memento: Memento) -> NewCapture:

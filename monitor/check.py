@@ -52,6 +52,7 @@ from monitor.config import Settings
 from monitor.errors import FetchError, MonitorError
 from monitor.extract import EXTRACTOR_VERSION
 from monitor.fetch import LiveResponse, build_client, fetch_live
+from monitor.lists import Screener
 from monitor.models import CaptureSource, ChangeField, CheckOutcome
 from monitor.pipeline import READABLE_STATUSES, Observation
 from monitor.spn import SavePageNow, SpnCapture, SpnLimiter, SpnResult
@@ -200,6 +201,7 @@ class Checker:
         self.store = store_
         self.settings = settings
         self.spn = spn
+        self.screener = Screener(store_)
         self.alert_http = alert_http
         self._transport = transport
         self._bounds = FetchBounds(settings.max_fetches, settings.max_fetches_per_host)
@@ -262,6 +264,7 @@ class Checker:
             logger.error("%s: the check could not be stored: %s", url, exc)
             return UrlCheck(site.id, url, CheckOutcome.FAILED, started, _ms(clock), error=str(exc))
         if checked.changed:
+            self.screen(checked.change_ids)
             self.announcing.update(checked.change_ids)
             try:
                 checked = await self._preserve(checked, response.fetched_at)
@@ -356,6 +359,14 @@ class Checker:
         return checked
 
     # --- after a change ------------------------------------------------------------------------
+
+    def screen(self, change_ids: Iterable[int]) -> None:
+        """Screen the names the changes moved against the loaded lists (:class:`Screener`),
+        so that their alerts carry the listing note; a failure is logged, never raised."""
+        try:
+            self.screener.screen_changes(change_ids)
+        except MonitorError as exc:
+            logger.error("changes %s could not be screened: %s", sorted(change_ids), exc)
 
     async def _preserve(self, checked: UrlCheck, observed_at: datetime) -> UrlCheck:
         """Submit the changed page to Save Page Now and record the answer on its changes."""

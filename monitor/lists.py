@@ -11,6 +11,8 @@
 - :func:`screen` matches every recorded entity name against every loaded list
   (``screening.Matcher``), stores the matches, reports those not found before, and gives
   every change recorded before issue 7 its ``kind``.
+- :class:`Screener` matches the names of each new change as it is recorded, for the live
+  checks and the daemon.
 
 Lists and matches are reference data: replacing them touches no evidence.
 """
@@ -28,17 +30,22 @@ from types import MappingProxyType
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.errors import FetchError, ScreeningListError
 from monitor.fetch import build_client
+from monitor.kinds import names_in
 from monitor.screening import ListEntry, Match, Matcher, load_list
 from monitor.store import (
     MatchUpdate,
     Store,
     StoredList,
+    StoredMatch,
+    add_matches,
     fill_kinds,
     find_list,
+    get_change,
     list_entries,
     put_list,
     recorded_names,
@@ -54,6 +61,7 @@ __all__ = [
     "ImportReport",
     "Publisher",
     "ScreenReport",
+    "Screener",
     "fetch_lists",
     "import_list",
     "screen",
@@ -340,3 +348,45 @@ def _matches(entries: Sequence[ListEntry], names: Iterable[str]) -> Iterator[tup
     for name in sorted(names):
         for match in matcher.match(name):
             yield name, match
+
+
+class Screener:
+    """Screens the names each new change moves, as it is recorded (``monitor check``, the
+    daemon), so that its listing note is in its alert and in ``monitor changes`` without
+    waiting for the next ``monitor screen``.
+
+    The lists' index is built on first use (a pass without changes never pays for it) and
+    again when the loaded lists change (an import while the daemon runs).  Matches are only
+    added here; ``monitor screen`` remains what drops those a newer list no longer gives.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lists: tuple[tuple[str, str], ...] = ()
+        self._matcher: Matcher | None = None
+
+    def screen_changes(
+        self, change_ids: Iterable[int], now: datetime | None = None
+    ) -> tuple[StoredMatch, ...]:
+        """Match the entity names of these changes, old and new; the matches added."""
+        with self._store.session(write=False) as session:
+            lists = tuple((stored.name, stored.sha256) for stored in stored_lists(session))
+            if not lists:
+                return ()
+            names = sorted(
+                {name for change_id in change_ids for name in _moved(session, change_id)}
+            )
+            if lists != self._lists:
+                self._matcher, self._lists = Matcher(list_entries(session)), lists
+        assert self._matcher is not None
+        found = [(name, match) for name in names for match in self._matcher.match(name)]
+        if not found:
+            return ()
+        with self._store.session() as session:
+            return add_matches(session, found, now or datetime.now(UTC))
+
+
+def _moved(session: Session, change_id: int) -> tuple[str, ...]:
+    change = get_change(session, change_id)
+    field = change.field.value
+    return (*names_in(field, change.old), *names_in(field, change.new))

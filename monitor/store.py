@@ -1054,6 +1054,28 @@ def store_matches(
     return MatchUpdate(tuple(new), tuple(match for _, match in stored.values()), kept)
 
 
+def add_matches(
+    session: Session, found: Sequence[tuple[str, Match]], at: datetime
+) -> tuple[StoredMatch, ...]:
+    """Add the matches of a screen of some names (the names of a new change) that are not
+    stored yet, found at ``at``; those stored are kept as they are.  The new ones."""
+    list_ids = dict(session.execute(select(ScreeningListRow.name, ScreeningListRow.id)).all())
+    names = sorted({name for name, _ in found})
+    known = {match.key for _, match in _match_rows(session, names)}
+    new: list[StoredMatch] = []
+    for name, match in found:
+        fresh = StoredMatch(name, match, at)
+        if fresh.key in known:
+            continue
+        row = ScreeningMatchRow(entity_name=name, matched_at=at)
+        _set_match(row, list_ids[match.entry.list_name], match)
+        session.add(row)
+        known.add(fresh.key)
+        new.append(fresh)
+    session.flush()
+    return tuple(new)
+
+
 def fill_kinds(session: Session) -> int:
     """Give every change recorded without a kind (before issue 7) its kind; how many."""
     rows = session.scalars(select(ChangeRow).where(ChangeRow.kind.is_(None)).order_by(ChangeRow.id))

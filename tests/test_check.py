@@ -19,6 +19,9 @@ from urllib.parse import parse_qs
 
 import pytest
 from click.testing import CliRunner
+from test_lists import BEIJING as LISTED_BEIJING
+from test_lists import OPERATOR_NOTE, write_csl
+from test_lists import SHANGHAI as UNLISTED_SHANGHAI
 from test_ratelimit import FakeClock  # Save Page Now's pacing without waiting
 
 from monitor import spn
@@ -26,6 +29,7 @@ from monitor.check import FetchBounds, UrlCheck, assess, run_check
 from monitor.cli import cli
 from monitor.config import Settings
 from monitor.extract import extract
+from monitor.lists import import_list
 from monitor.models import CaptureSource, ChangeField, CheckOutcome
 from monitor.pipeline import Observation
 from monitor.status import url_states
@@ -288,6 +292,26 @@ def test_changes_found_together_share_one_save_page_now_copy(
     }
     assert len(server.requests("POST", "/save")) == 1
     assert {c.archive_copy_url for c in changes} == {checked.archive_copy_url}
+
+
+def test_a_move_away_from_a_listed_entity_says_so_in_its_alert(
+    harness: Harness, server: LocalServer, tmp_path: Path
+) -> None:
+    import_list(harness.store, write_csl(tmp_path / "consolidated.csv"))
+    site, alerts = harness.site("sensetime", "/"), (webhook(server),)
+    server.answers["/"] = Answer(footer_page(LISTED_BEIJING))
+    harness.check(site, alerts=alerts)
+    server.answers["/"] = Answer(footer_page(UNLISTED_SHANGHAI))
+    harness.check(site, alerts=alerts)
+
+    payloads = {
+        payload["field"]: payload
+        for payload in (json.loads(seen.body) for seen in server.requests("POST", "/hook"))
+    }
+    operator = payloads["operator"]  # the copyright line moved too, and has its own alert
+    assert operator["kind"] == "relocation"
+    assert OPERATOR_NOTE in operator["message"]
+    assert [match["name"] for match in operator["screening"]["old"]] == [LISTED_BEIJING]
 
 
 def test_save_page_now_failure_is_recorded_on_the_change(

@@ -30,7 +30,7 @@ from click.testing import CliRunner, Result
 from monitor import USER_AGENT
 from monitor.cli import cli
 from monitor.facts import Entity, Facts, Role, Source
-from monitor.lists import import_list, screen
+from monitor.lists import Screener, import_list, screen
 from monitor.models import CaptureSource, ChangeField
 from monitor.screening import CSL_COLUMNS, OPENSANCTIONS_COLUMNS
 from monitor.store import (
@@ -411,6 +411,30 @@ def test_screen_reports_only_matches_it_has_not_found_before(
         "operator moved between listed entities "
         "(Entity List, since 2019-10-09 → Entity List, since 2019-10-09)"
     )
+
+
+def test_the_screener_looks_up_a_new_changes_names_and_follows_list_updates(
+    store: Store, watched_url: str, tmp_path: Path
+) -> None:
+    operator_change(store, watched_url, BEIJING, SHANGHAI)
+    with store.session(write=False) as session:
+        (change,) = list_changes(session)
+    screener = Screener(store)
+    without_lists = screener.screen_changes([change.id])
+    import_list(store, write_csl(tmp_path / "v1.csv"))
+    first, again = screener.screen_changes([change.id]), screener.screen_changes([change.id])
+    shanghai_listed = {**SENSETIME_ROW, "_id": "el-shanghai", "name": SHANGHAI, "alt_names": ""}
+    import_list(store, write_csl(tmp_path / "v2.csv", [*CSL_ROWS, shanghai_listed], "2024-06-01"))
+    after_update = screener.screen_changes([change.id])
+    with store.session(write=False) as session:
+        (screened,) = list_changes(session)
+
+    assert (without_lists, again) == ((), ())
+    assert [m.entity_name for m in first] == [BEIJING]
+    assert [m.entity_name for m in after_update] == [SHANGHAI]  # the index was built again
+    assert screened.screening is not None
+    assert screened.screening.note is not None
+    assert "between listed entities" in screened.screening.note
 
 
 def test_a_delisted_entry_is_gone_at_the_next_screen(
