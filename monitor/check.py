@@ -408,6 +408,34 @@ class Checker:
         made = await deliver_owed(self.store, self.alert_http, alerts, names, checked.change_ids)
         return replace(checked, alerts_failed=sum(not delivery.ok for delivery in made))
 
+    async def send_owed(
+        self,
+        sites: Sequence[Site],
+        alerts: Sequence[AlertTarget],
+        done: Iterable[UrlCheck] = (),
+    ) -> int:
+        """Send the alerts still owed (:mod:`monitor.outbox`), but those of this process's
+        checks under way, which send their own after Save Page Now, and those of the checks
+        ``done``, which just tried; the rounds that failed.
+
+        ``sites`` gives the names for the messages.  A store that cannot be read is logged.
+        """
+        if not alerts:
+            return 0
+        # Imported on use: Apprise is a large import that a pass without alerts never needs.
+        from monitor.alerts import deliver_owed  # noqa: PLC0415
+
+        names = {site.id: site.name for site in sites}
+        skip = self.announcing.union(*(checked.change_ids for checked in done))
+        try:
+            made = await deliver_owed(self.store, self.alert_http, alerts, names, skip=skip)
+        except MonitorError as exc:
+            logger.error("the alerts still owed could not be read: %s", exc)
+            return 0
+        if made:
+            logger.info("sent %d alert rounds still owed", len(made))
+        return sum(not delivery.ok for delivery in made)
+
 
 class _Unclosed(httpx.AsyncBaseTransport):
     """A transport handed in (tests): shared by every site's client, closed by its owner."""
@@ -504,13 +532,20 @@ def run_check(
     transport: httpx.AsyncBaseTransport | None = None,
     spn_limiter: SpnLimiter | None = None,
 ) -> tuple[UrlCheck, ...]:
-    """One pass over every URL of ``sites`` (already synced into the store): ``monitor check``."""
+    """One pass over every URL of ``sites`` (already synced into the store): ``monitor check``.
+
+    Then the alerts still owed go out, those a target refused before and those of a daemon
+    stopped before it sent them (:meth:`Checker.send_owed`), so a pass run from cron retries
+    them as the daemon would.
+    """
 
     async def run() -> tuple[UrlCheck, ...]:
         async with open_checker(
             store_, settings, transport=transport, spn_limiter=spn_limiter
         ) as checker:
-            return await checker.check_sites(sites, alerts)
+            checks = await checker.check_sites(sites, alerts)
+            await checker.send_owed(sites, alerts, done=checks)
+            return checks
 
     return asyncio.run(run())
 

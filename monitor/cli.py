@@ -929,19 +929,21 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
 
     from rich.console import Console
 
-    from monitor import status, store, watchlist
+    from monitor import outbox, status, store, watchlist
 
     app = ctx.find_object(AppContext)
     assert app is not None
     settings = app.settings()
     path = app.watchlist_path
-    watched = watchlist.load(path).sites if path.exists() else None
+    loaded = watchlist.load(path) if path.exists() else None
     with (
         store.open_store(settings.db_url, create=False) as opened,
         opened.session(write=False) as session,
     ):
-        sites = status.sites_to_judge(watched, session)
-        health = status.judge(sites, status.url_states(session), settings, datetime.now(UTC))
+        sites = status.sites_to_judge(None if loaded is None else loaded.sites, session)
+        owed = len(outbox.owed(session, loaded.alerts)) if loaded else 0
+        states = status.url_states(session)
+        health = status.judge(sites, states, settings, datetime.now(UTC), alerts_owed=owed)
     if as_json:
         click.echo(json.dumps(health.to_json(), ensure_ascii=False, indent=2))
     else:

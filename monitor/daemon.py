@@ -382,20 +382,7 @@ class Daemon:
 
     async def _send_owed(self, _site_id: str) -> None:
         """Send the alerts still owed (:mod:`monitor.outbox`), but those of checks under way."""
-        alerts = self._watchlist.alerts
-        if not alerts:
-            return
-        # Imported on use: Apprise is a large import that a daemon without alerts never needs.
-        from monitor.alerts import deliver_owed  # noqa: PLC0415
-
-        names = {site.id: site.name for site in self._sites.values()}
-        checker = self._checker
-        try:
-            await deliver_owed(
-                self.store, checker.alert_http, alerts, names, skip=checker.announcing
-            )
-        except MonitorError as exc:
-            logger.error("the alerts still owed could not be read: %s", exc)
+        await self._checker.send_owed(list(self._sites.values()), self._watchlist.alerts)
 
     def _last_archived(self, url: str) -> datetime | None:
         with self.store.session(write=False) as session:

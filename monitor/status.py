@@ -206,6 +206,9 @@ class Health:
     at: datetime
     failures_allowed: int
     sites: tuple[SiteStatus, ...]
+    # Changes whose alert some target has not taken yet (monitor.outbox): reported, not
+    # judged, since the sites are checked all the same.
+    alerts_owed: int = 0
 
     @property
     def healthy(self) -> bool:
@@ -225,15 +228,20 @@ class Health:
             "at": _iso(self.at),
             "failures_allowed": self.failures_allowed,
             "sites": [site.to_json() for site in self.sites],
+            "alerts_owed": self.alerts_owed,
         }
 
 
 def judge(
-    sites: Iterable[Site], states: Mapping[str, UrlState], settings: Settings, now: datetime
+    sites: Iterable[Site],
+    states: Mapping[str, UrlState],
+    settings: Settings,
+    now: datetime,
+    alerts_owed: int = 0,
 ) -> Health:
     """The health of ``sites`` by the log's ``states`` at ``now`` (pure)."""
     judged = tuple(_site_status(site, states, settings, now) for site in sites)
-    return Health(now, settings.status_failures, judged)
+    return Health(now, settings.status_failures, judged, alerts_owed)
 
 
 def _site_status(
@@ -290,7 +298,10 @@ def summary(health: Health) -> str:
         return "no sites are watched"
     parts = [f"{counts[state]} {state.value}" for state in SiteState if state in counts]
     verdict = "healthy" if health.healthy else "UNHEALTHY"
-    return f"{verdict}: {len(health.sites)} sites, " + ", ".join(parts)
+    line = f"{verdict}: {len(health.sites)} sites, " + ", ".join(parts)
+    if health.alerts_owed:
+        line += f"; alerts still owed for {health.alerts_owed} changes (see the daemon's log)"
+    return line
 
 
 def _failing_line(state: UrlState) -> str:

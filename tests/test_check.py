@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 from test_lists import BEIJING as LISTED_BEIJING
 from test_lists import OPERATOR_NOTE, write_csl
 from test_lists import SHANGHAI as UNLISTED_SHANGHAI
@@ -312,6 +313,31 @@ def test_a_move_away_from_a_listed_entity_says_so_in_its_alert(
     assert operator["kind"] == "relocation"
     assert OPERATOR_NOTE in operator["message"]
     assert [match["name"] for match in operator["screening"]["old"]] == [LISTED_BEIJING]
+
+
+def test_an_alert_a_target_refused_is_sent_again_by_the_next_pass(
+    harness: Harness, server: LocalServer
+) -> None:
+    site, alerts = harness.site("acme", "/"), (webhook(server),)
+    server.answers["/"] = Answer(footer_page(icp=BEIJING_ICP))
+    harness.check(site, alerts=alerts)
+    server.answers["/"] = Answer(footer_page(icp=SHANGHAI_ICP))
+    server.answers["/hook"] = Answer(b"bad gateway config", 400)  # final: no retry this pass
+    (refused,) = harness.check(site, alerts=alerts)
+    server.answers["/hook"] = Answer(b"", 204)
+    (unchanged,) = harness.check(site, alerts=alerts)
+    harness.check(site, alerts=alerts)  # nothing owed any more
+
+    (change,) = harness.changes()
+    assert (refused.alerts_failed, unchanged.outcome) == (1, CheckOutcome.UNCHANGED)
+    first, second = server.requests("POST", "/hook")
+    assert json.loads(first.body)["id"] == json.loads(second.body)["id"] == change.id
+    with harness.store.session(write=False) as session:
+        rounds = session.execute(text("SELECT ok, error FROM alert_deliveries ORDER BY id"))
+        assert [(bool(ok), error) for ok, error in rounds] == [
+            (False, "HTTP 400 Bad Request"),
+            (True, None),
+        ]
 
 
 def test_save_page_now_failure_is_recorded_on_the_change(

@@ -15,7 +15,15 @@ from monitor.cli import cli
 from monitor.config import Settings
 from monitor.errors import StoreError
 from monitor.models import CheckOutcome
-from monitor.status import NewCheck, SiteState, UrlState, judge, record_check, url_states
+from monitor.status import (
+    NewCheck,
+    SiteState,
+    UrlState,
+    judge,
+    record_check,
+    summary,
+    url_states,
+)
 from monitor.store import Store, open_store, sync_sites
 from monitor.watchlist import Site
 
@@ -68,6 +76,16 @@ def test_the_site_shows_its_last_success_and_only_the_urls_failing_repeatedly() 
     assert site.last_success == NOW - HOUR
     assert [url.url for url in site.failing] == [LEGAL]
     assert site.to_json()["failing_urls"][0]["last_error"] == "timed out"
+
+
+def test_alerts_still_owed_are_reported_but_leave_the_sites_healthy() -> None:
+    states = {url: state(url, NOW - HOUR, NOW - HOUR) for url in SITE.urls}
+    health = judge([SITE], states, SETTINGS, NOW, alerts_owed=2)
+    assert health.healthy
+    assert health.to_json()["alerts_owed"] == 2
+    assert summary(health) == (
+        "healthy: 1 sites, 1 ok; alerts still owed for 2 changes (see the daemon's log)"
+    )
 
 
 # --- the log in the store --------------------------------------------------------------------
