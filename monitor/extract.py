@@ -32,10 +32,19 @@ from typing import Any
 
 from monitor.decode import decode_html
 from monitor.facts import CopyrightLine, Entity, Facts, Registration, Role, Source
-from monitor.names import WEAK_FORMS, NameSpan, find_names, fold, has_cjk, name_key, split_name
+from monitor.names import (
+    WEAK_FORMS,
+    NameSpan,
+    before_address,
+    find_names,
+    fold,
+    has_cjk,
+    name_key,
+    split_name,
+)
 from monitor.registrations import find_registrations
 
-EXTRACTOR_VERSION = "4"  # bump whenever the same bytes can give other facts
+EXTRACTOR_VERSION = "5"  # bump whenever the same bytes can give other facts
 
 # --- what marks a footer, a copyright line, a role -------------------------------------------
 
@@ -128,6 +137,9 @@ HIDDEN_RE = re.compile(
     re.S | re.I,
 )
 BLOCK_TAG_RE = re.compile(rf"</?(?:{_BLOCKS})\b[^>]*>", re.I)
+# An element closing right where the next opens ("<span>Winterstraße 2</span><span>22765"):
+# siblings hold separate texts, which styling sets apart even when no space is written.
+SIBLING_RE = re.compile(r"</[a-zA-Z][^>]*>(?=<[a-zA-Z])")
 INLINE_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>|<![^>]*>|<\?[^>]*>")
 GLUED_RE = re.compile(r"(?<=[a-z0-9])\x00+(?=[A-Z])")
 MAX_LINE_CHARS = 400
@@ -543,12 +555,15 @@ def _split_at(
 
 def _lines_of(snippet: str) -> tuple[str, ...]:
     """The visible text of an HTML window, one string per block or <br>, NFKC and whitespace
-    folded. Tags are dropped by pattern rather than parsed: windows are small and cut on tag
-    boundaries, and this costs a fraction of building a tree and walking it."""
-    text = HIDDEN_RE.sub(" ", snippet)
+    folded. Lines follow the markup as a browser lays it out: a line break in the source is
+    only a space, sibling inline elements are a space apart and markup inside a word
+    ("<b>F</b>oo") joins. Tags are dropped by pattern rather than parsed: windows are small
+    and cut on tag boundaries, and this costs a fraction of building a tree and walking it."""
+    text = HIDDEN_RE.sub(" ", snippet.replace("\r", " ").replace("\n", " "))
     text = BLOCK_TAG_RE.sub("\n", text)
+    text = SIBLING_RE.sub(" ", text)
     text = INLINE_TAG_RE.sub("\x00", text)
-    # "FINANZCHECK.de<span>Winterstraße": two inline blocks that only a tag separated
+    # "© 2020<a>Example Ltd</a>": a lone tag between a word's end and a capital parts words
     text = GLUED_RE.sub(" ", text).replace("\x00", "")
     if "&" in text:
         text = html.unescape(text)
@@ -671,7 +686,7 @@ def _name_after(line: str, at: int, names: list[NameSpan]) -> NameSpan | None:
     match = re.match(r"\s*([^\s,;|()（）:：][^,;|()（）。]*)", rest)
     if not match:
         return None
-    words = TERMINATOR_RE.split(match.group(1))[0].strip(" .")
+    words = before_address(TERMINATOR_RE.split(match.group(1))[0]).strip(" .")
     words = re.split(r"\s{2,}|(?<=[\u4e00-\u9fff])\s", words)[0]
     if not words or len(words.split()) > MAX_BRAND_WORDS or len(words) > 60:
         return None
@@ -787,7 +802,7 @@ def _terminator(line: str, start: int) -> int:
 
 def _brand(text: str) -> str | None:
     """A holder written without a legal form ("FINANZCHECK.de", "Agentur MARKE ICH")."""
-    text = YEAR_RANGE_RE.sub("", text).strip(" ,.;:-–—")
+    text = YEAR_RANGE_RE.sub("", before_address(text)).strip(" ,.;:-–—")
     text = re.sub(r"^(?:by|par|von|de)\s+", "", text, flags=re.I)
     if not text or not (text[0].isalnum()) or text[0].isdigit():
         return None

@@ -155,6 +155,15 @@ _STOP_WORDS = frozenset(
         "impressum",
     }
 )
+# Where a postal address starts: a street and house number ("Winterstraße 2", "Röntgen-Str. 2",
+# "90 York Way") or a postcode before a town ("22765 Hamburg", "D-80331 München"). Footers set
+# the address beside the holder in sibling elements; with the tags gone, only its shape tells
+# where a name without a legal form ends.
+ADDRESS_RE = re.compile(
+    r"\b(?:\w*(?i:stra(?:ß|ss)e|str\.|gasse|allee|platz|weg)\s*\d{1,4}[a-z]?\b"
+    r"|\d{1,5}(?:\s+[A-Z][a-z]+){1,3}\s+(?:(?:Street|Road|Avenue|Lane|Way)\b|(?:St|Rd|Ave)\.)"
+    r"|(?:[A-Z]{1,2}-)?\d{5}\s+[A-ZÄÖÜ][a-zäöüß])"
+)
 _MAX_NAME_TOKENS = 9
 _DOMAIN_WORD = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z]{2,6}$")
 _WS = re.compile(r"\s+")
@@ -204,6 +213,13 @@ def find_names(line: str) -> list[NameSpan]:
     spans.extend(_cjk_names(line))
     spans.sort(key=lambda s: s.start)
     return _drop_overlaps(spans)
+
+
+def before_address(text: str) -> str:
+    """``text`` up to where a postal address starts, all of it when none does:
+    "FINANZCHECK.de Winterstraße 2 22765 Hamburg" -> "FINANZCHECK.de"."""
+    address = ADDRESS_RE.search(text)
+    return text[: address.start()].rstrip(" ,;-–—") if address else text
 
 
 def legal_form_of(name: str) -> str | None:

@@ -78,6 +78,42 @@ def test_inline_elements_do_not_glue_words_into_a_holder() -> None:
     assert facts.copyright[0].text == "© 2020 Brand.de Mainstreet 2"
 
 
+# One footer in the shapes real pages give it: the brand, then the street, then the town.
+ADDRESS_FOOTERS = {
+    "br": "© 2020 Brand.de<br>Winterstraße 2<br/>22765 Hamburg",
+    "p": "<p>© 2020 Brand.de</p><p>Winterstraße 2</p><p>22765 Hamburg</p>",
+    "div": "<div>© 2020 Brand.de</div><div>Winterstraße 2</div><div>22765 Hamburg</div>",
+    "li": "<ul><li>© 2020 Brand.de</li><li>Winterstraße 2</li><li>22765 Hamburg</li></ul>",
+    "td": "<table><tr><td>© 2020 Brand.de</td><td>Winterstraße 2</td><td>22765 Hamburg</td>",
+    "sibling-spans": (
+        "<span>© 2020 Brand.de</span><span>Winterstraße 2</span><span>22765 Hamburg</span>"
+    ),
+}
+
+
+@pytest.mark.parametrize("markup", ADDRESS_FOOTERS.values(), ids=ADDRESS_FOOTERS.keys())
+def test_holder_ends_where_the_address_begins(markup: str) -> None:
+    facts = extract(page(f"<footer>{markup}</footer>"))
+    assert [line.holders for line in facts.copyright] == [("Brand.de",)]
+    assert [(e.name, e.role) for e in facts.entities] == [("Brand.de", Role.COPYRIGHT_HOLDER)]
+
+
+def test_sibling_elements_never_glue_their_digits() -> None:
+    # "Winterstraße 2</span><span>22765" once read as "Winterstraße 222765"
+    facts = extract(page("<footer>" + ADDRESS_FOOTERS["sibling-spans"] + "</footer>"))
+    assert facts.copyright[0].text == "© 2020 Brand.de Winterstraße 2 22765 Hamburg"
+
+
+def test_markup_inside_a_word_joins_it() -> None:
+    facts = extract(page("<footer>© 2020 <b>E</b>xample Ltd</footer>"))
+    assert facts.operator == "Example Ltd"
+
+
+def test_a_line_break_in_the_source_is_only_a_space() -> None:
+    facts = extract(page("<footer><p>&copy;\r\nExample Publishing Limited Quay House</p></footer>"))
+    assert [line.holders for line in facts.copyright] == [("Example Publishing Limited",)]
+
+
 def test_bot_challenge_is_unreadable() -> None:
     facts = extract(
         page("<footer>© Cloudflare, Inc.</footer>", head="<title>Just a moment...</title>")

@@ -293,6 +293,26 @@ def test_copyright_years_match_first_block(label: Label) -> None:
     assert label.first_block_years in years, f"{label.copyright_blocks[0]!r}: got {years}"
 
 
+HOLDERS_LABELLED = _labels_where(lambda label: label.has_copyright_line and label.operator.names)
+
+
+@pytest.mark.parametrize("label", HOLDERS_LABELLED, ids=_ids(HOLDERS_LABELLED))
+def test_copyright_holders_stand_in_the_labelled_ownership_text(label: Label) -> None:
+    # A holder that ran on into the next element ("FINANZCHECK.de Winterstraße 222765 Hamburg")
+    # or lost its line ("©" alone) is not in the text the label quotes.
+    facts = facts_of(label.path)
+    text = fold_name(" ".join(label.copyright_blocks))
+    holders = [line.holders for line in facts.copyright]
+    assert any(h and all(fold_name(n) in text for n in h) for h in holders), holders
+
+
+def test_finanzcheck_holder_is_the_brand_and_operator_the_jsonld_legal_name() -> None:
+    # The footer's brand, street and town are sibling <span>s with nothing between them.
+    facts = facts_of(CORPUS_DIR / "de-finanzcheck-jsonld.html")
+    assert [line.holders for line in facts.copyright] == [("FINANZCHECK.de",)]
+    assert facts.operator == "FFG Finanzcheck Finanzportale GmbH"
+
+
 # --- the unlabelled pages ------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.names import compare_key, find_names, fold, split_name
+from monitor.names import before_address, compare_key, find_names, fold, split_name
 
 # (line as on a real page, names expected as written)
 LINES = [
@@ -41,6 +41,25 @@ LINES = [
 @pytest.mark.parametrize(("line", "expected"), LINES, ids=[line[:40] for line, _ in LINES])
 def test_find_names_spans_whole_legal_names(line: str, expected: list[str]) -> None:
     assert [span.name for span in find_names(line)] == expected
+
+
+ADDRESSES = [
+    ("FINANZCHECK.de Winterstraße 2 22765 Hamburg", "FINANZCHECK.de"),
+    ("Brand.de, Musterstrasse 12a, 80331 München", "Brand.de"),
+    ("Brand.de, Hauptstr. 5, 04509 Delitzsch", "Brand.de"),
+    ("Brand.de 22765 Hamburg", "Brand.de"),
+    ("Brand.de D-80331 München", "Brand.de"),
+    ("Example Media 90 York Way", "Example Media"),
+    ("Example Media, 1 Main St., Springfield", "Example Media"),
+    ("Agentur MARKE ICH", "Agentur MARKE ICH"),
+    ("Studio 54 Berlin", "Studio 54 Berlin"),
+    ("Spring 2 Media", "Spring 2 Media"),
+]
+
+
+@pytest.mark.parametrize(("text", "name"), ADDRESSES, ids=[text for text, _ in ADDRESSES])
+def test_before_address_cuts_at_a_street_or_postcode(text: str, name: str) -> None:
+    assert before_address(text) == name
 
 
 def test_split_name_keeps_the_chinese_place_prefix_apart() -> None:
