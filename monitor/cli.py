@@ -672,13 +672,13 @@ def lists_show(app: AppContext, as_json: bool) -> None:
     """
     from rich.console import Console
 
-    from monitor import store
+    from monitor import liststore, store
 
     with (
         store.open_store(app.settings().db_url, create=False) as opened,
         opened.session(write=False) as session,
     ):
-        loaded = store.stored_lists(session)
+        loaded = liststore.stored_lists(session)
     if as_json:
         click.echo(json.dumps([item.to_json() for item in loaded], ensure_ascii=False, indent=2))
     elif loaded:

@@ -36,22 +36,20 @@ from monitor.config import Settings
 from monitor.errors import FetchError, ScreeningListError
 from monitor.fetch import build_client
 from monitor.kinds import names_in
-from monitor.screening import ListEntry, Match, Matcher, load_list
-from monitor.store import (
+from monitor.liststore import (
     MatchUpdate,
-    Store,
     StoredList,
     StoredMatch,
     add_matches,
-    fill_kinds,
     find_list,
-    get_change,
     list_entries,
     put_list,
     recorded_names,
     store_matches,
     stored_lists,
 )
+from monitor.screening import ListEntry, Match, Matcher, load_list
+from monitor.store import Store, fill_kinds, get_change
 
 __all__ = [
     "CSL_URL",

@@ -31,6 +31,7 @@ from monitor import USER_AGENT
 from monitor.cli import cli
 from monitor.facts import Entity, Facts, Role, Source
 from monitor.lists import Screener, import_list, screen
+from monitor.liststore import list_entries
 from monitor.models import CaptureSource, ChangeField
 from monitor.screening import CSL_COLUMNS, OPENSANCTIONS_COLUMNS
 from monitor.store import (
@@ -40,7 +41,6 @@ from monitor.store import (
     add_capture,
     add_extraction,
     list_changes,
-    list_entries,
     record_change,
 )
 
