@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -32,6 +32,8 @@ from datetime import date, timedelta
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
+from rich.table import Table
+from rich.text import Text
 
 from monitor import outbox, pipeline
 from monitor.archive import Memento, WaybackClient, open_wayback
@@ -199,6 +201,21 @@ class RichProgress(BackfillProgress):
         if report.error is not None:
             self._bar.update(task, counts=f"failed: {report.error}")
         self._bar.update(task, total=1, completed=1)
+
+
+def report_table(reports: Iterable[SiteReport]) -> Table:
+    """``monitor backfill``'s summary: one row a site, with its URLs' counts summed (captures
+    listed, fetched, reused from the store, unreadable; changes found and newly recorded) and
+    whether its sweep ended well."""
+    table = Table("site", "listed", "fetched", "reused", "unreadable", "changes", "new", "result")
+    for report in reports:
+        counts = [
+            str(report.total(name))
+            for name in ("listed", "fetched", "reused", "unreadable", "changes", "recorded")
+        ]
+        result = Text("ok", style="green") if report.ok else Text("failed", style="red")
+        table.add_row(report.site_id, *counts, result)
+    return table
 
 
 def run(

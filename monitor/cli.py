@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from monitor import __version__, config
 from monitor.errors import MonitorError, UsageError
-
-if TYPE_CHECKING:  # imported in the commands, so that `monitor --help` stays fast
-    from monitor.listing import Listed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -284,7 +281,7 @@ def backfill_command(
         progress = backfill.RichProgress(Console(stderr=True))
         with progress.shown():
             reports = backfill.run(opened, settings, chosen, options, progress)
-    Console().print(_backfill_table(reports))
+    Console().print(backfill.report_table(reports))
     failed = [report.site_id for report in reports if not report.ok]
     for report in reports:
         if report.error is not None:
@@ -367,7 +364,7 @@ def changes_command(
     if as_json:
         click.echo(json.dumps([item.to_json() for item in listed], ensure_ascii=False, indent=2))
     elif listed:
-        Console().print(_changes_table(listed))
+        Console().print(listing.changes_table(listed))
     else:
         click.echo("No changes recorded." if not kinds else "No changes of these kinds.")
 
@@ -409,7 +406,7 @@ def demo_command(app: AppContext) -> None:
         f"{len(changes)} changes in the store (the archive URLs point at the demo's local "
         "archive, gone now):"
     )
-    console.print(_changes_table(changes))
+    console.print(listing.changes_table(changes))
     click.echo(f"Next: {_command(app, 'changes')}   or   {_command(app, 'changes --json')}")
 
 
@@ -417,48 +414,6 @@ def _command(app: AppContext, command: str) -> str:
     """How to run ``command`` on the same store as this one."""
     db = f"--db {app.db_flag} " if app.db_flag else ""
     return f"monitor {db}{command}"
-
-
-def _backfill_table(reports: Any) -> Any:
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table("site", "listed", "fetched", "reused", "unreadable", "changes", "new", "result")
-    for report in reports:
-        counts = [
-            str(report.total(name))
-            for name in ("listed", "fetched", "reused", "unreadable", "changes", "recorded")
-        ]
-        result = Text("ok", style="green") if report.ok else Text("failed", style="red")
-        table.add_row(report.site_id, *counts, result)
-    return table
-
-
-def _changes_table(changes: Iterable[Listed]) -> Any:
-    """The rows of ``monitor changes`` as a table."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(
-        "change", "what it means; old → new", "last capture with the old, first with the new"
-    )
-    for column in table.columns:
-        column.overflow = "fold"  # evidence is shown whole, never cut with an ellipsis
-    for change in changes:
-        values = Text(change.meaning + "\n", style="bold")
-        values.append(change.values)
-        table.add_row(
-            Text(change.heading + (f"\n{change.kind}" if change.kind else "")),
-            values,
-            Text(
-                "\n".join(_capture_lines(change.captures[0]) + _capture_lines(change.captures[1]))
-            ),
-        )
-    return table
-
-
-def _capture_lines(capture: Any) -> list[str]:
-    return [capture.to_json()["captured_at"], capture.archive_url or capture.source.value]
 
 
 # The values of monitor.export.ExportFormat, spelled here so `monitor --help` stays fast.
@@ -672,7 +627,7 @@ def lists_show(app: AppContext, as_json: bool) -> None:
     """
     from rich.console import Console
 
-    from monitor import liststore, store
+    from monitor import lists, liststore, store
 
     with (
         store.open_store(app.settings().db_url, create=False) as opened,
@@ -682,7 +637,7 @@ def lists_show(app: AppContext, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([item.to_json() for item in loaded], ensure_ascii=False, indent=2))
     elif loaded:
-        Console().print(_lists_table(loaded))
+        Console().print(lists.lists_table(loaded))
     else:
         click.echo(f"No lists loaded. Next: {_command(app, 'lists import FILE')}")
 
@@ -771,26 +726,6 @@ def _print_imports(reports: Any, as_json: bool, *, one: bool = False) -> None:
         click.echo(report.summary())
 
 
-def _lists_table(loaded: Any) -> Any:
-    from rich.table import Table
-
-    table = Table("list", "format", "dated", "entries", "imported", "screened", "file")
-    for column in table.columns:
-        column.overflow = "fold"
-    for item in loaded:
-        shown = item.to_json()
-        table.add_row(
-            item.name,
-            item.format,
-            shown["published"] or "",
-            str(item.entry_count),
-            shown["imported_at"],
-            shown["screened_at"] or "never",
-            f"{item.source}\nSHA-256 {item.sha256}",
-        )
-    return table
-
-
 @cli.command("screen")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
@@ -818,30 +753,10 @@ def screen_command(app: AppContext, as_json: bool) -> None:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return
     if report.update.new:
-        Console().print(_matches_table(report.update.new))
+        Console().print(lists.matches_table(report.update.new))
     click.echo(report.summary())
     if report.update.new:
         click.echo(f"Next: {_command(app, 'changes')}")
-
-
-def _matches_table(matches: Any) -> Any:
-    from rich.table import Table
-
-    table = Table("name", "listed as", "list", "since", "score", title="New matches")
-    for column in table.columns:
-        column.overflow = "fold"
-    for match in matches:
-        shown = match.to_json()
-        source = shown["source"] or shown["list"]
-        table.add_row(
-            match.entity_name,
-            f"{shown['entry_name']} ({shown['list']} {shown['entry_id']})\n"
-            f"as {shown['matched_alias']}",
-            f"{source}\n{'; '.join(shown['programs'])}".rstrip(),
-            shown["listed_on"] or "",
-            f"{shown['score']:.0f} {shown['method']}",
-        )
-    return table
 
 
 @cli.command("check")

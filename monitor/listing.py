@@ -2,8 +2,9 @@
 
 :func:`listed_changes` reads both from the store as :class:`Listed` rows, in one order: by
 site, then by the time of the capture showing the new value.  :func:`select` keeps the rows
-asked for by kind and review status, hiding the cosmetic kinds unless asked.  Only
-:func:`listed_changes` reads the store; the rest is pure.
+asked for by kind and review status, hiding the cosmetic kinds unless asked, and
+:func:`changes_table` shows them.  Only :func:`listed_changes` reads the store; the rest is
+pure.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy.orm import Session
 
 from monitor import consistency, pipeline, store
@@ -21,7 +24,15 @@ from monitor.kinds import describe
 from monitor.report import shown_value
 from monitor.store import StoredCapture, StoredChange
 
-__all__ = ["HIDDEN_KINDS", "Listed", "as_listed", "listed_changes", "select", "unclassified"]
+__all__ = [
+    "HIDDEN_KINDS",
+    "Listed",
+    "as_listed",
+    "changes_table",
+    "listed_changes",
+    "select",
+    "unclassified",
+]
 
 # Stored, never alerted, listed only when asked for (--all, or --kind cosmetic).
 HIDDEN_KINDS = frozenset(kind.value for kind in ChangeKind if not kind.alerts)
@@ -116,3 +127,28 @@ def unclassified(rows: Iterable[Listed]) -> int:
     """How many rows have no kind: changes recorded before kinds existed, which
     ``monitor screen`` classifies."""
     return sum(row.kind is None for row in rows)
+
+
+def changes_table(rows: Iterable[Listed]) -> Table:
+    """The rows of ``monitor changes`` (and of ``monitor demo``) as a table: heading and
+    kind, what it means with the old and new value, and the two bracketing captures."""
+    table = Table(
+        "change", "what it means; old → new", "last capture with the old, first with the new"
+    )
+    for column in table.columns:
+        column.overflow = "fold"  # evidence is shown whole, never cut with an ellipsis
+    for change in rows:
+        values = Text(change.meaning + "\n", style="bold")
+        values.append(change.values)
+        table.add_row(
+            Text(change.heading + (f"\n{change.kind}" if change.kind else "")),
+            values,
+            Text(
+                "\n".join(_capture_lines(change.captures[0]) + _capture_lines(change.captures[1]))
+            ),
+        )
+    return table
+
+
+def _capture_lines(capture: StoredCapture) -> list[str]:
+    return [capture.to_json()["captured_at"], capture.archive_url or capture.source.value]

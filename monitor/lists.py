@@ -13,6 +13,8 @@
   every change recorded before issue 7 its ``kind``.
 - :class:`Screener` matches the names of each new change as it is recorded, for the live
   checks and the daemon.
+- :func:`lists_table` and :func:`matches_table` show the loaded lists (``monitor lists``) and
+  a screen's new matches (``monitor screen``).
 
 Lists and matches are reference data: replacing them touches no evidence.
 """
@@ -30,6 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 import httpx
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
@@ -62,6 +65,8 @@ __all__ = [
     "Screener",
     "fetch_lists",
     "import_list",
+    "lists_table",
+    "matches_table",
     "screen",
 ]
 
@@ -194,6 +199,26 @@ def _sha256(path: Path) -> str:
 
 def _modified_day(path: Path) -> date:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).date()
+
+
+def lists_table(loaded: Iterable[StoredList]) -> Table:
+    """``monitor lists``: one row a loaded list, with its date, entries, when it was imported
+    and last screened, and its file with the file's SHA-256."""
+    table = Table("list", "format", "dated", "entries", "imported", "screened", "file")
+    for column in table.columns:
+        column.overflow = "fold"
+    for item in loaded:
+        shown = item.to_json()
+        table.add_row(
+            item.name,
+            item.format,
+            shown["published"] or "",
+            str(item.entry_count),
+            shown["imported_at"],
+            shown["screened_at"] or "never",
+            f"{item.source}\nSHA-256 {item.sha256}",
+        )
+    return table
 
 
 # --------------------------------------------------------------------------- downloading
@@ -337,6 +362,26 @@ def screen(store: Store, now: datetime | None = None) -> ScreenReport:
         filled = fill_kinds(session)
         lists = stored_lists(session)
     return ScreenReport(len(names), tuple(lists), len(entries), update, filled)
+
+
+def matches_table(matches: Iterable[StoredMatch]) -> Table:
+    """``monitor screen``'s new matches: the recorded name, the entry and alias it matched,
+    the list and programs, the listing date, and the score and method."""
+    table = Table("name", "listed as", "list", "since", "score", title="New matches")
+    for column in table.columns:
+        column.overflow = "fold"
+    for match in matches:
+        shown = match.to_json()
+        source = shown["source"] or shown["list"]
+        table.add_row(
+            match.entity_name,
+            f"{shown['entry_name']} ({shown['list']} {shown['entry_id']})\n"
+            f"as {shown['matched_alias']}",
+            f"{source}\n{'; '.join(shown['programs'])}".rstrip(),
+            shown["listed_on"] or "",
+            f"{shown['score']:.0f} {shown['method']}",
+        )
+    return table
 
 
 def _matches(entries: Sequence[ListEntry], names: Iterable[str]) -> Iterator[tuple[str, Match]]:

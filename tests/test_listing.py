@@ -3,14 +3,25 @@ and read from the store in one order."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rich.console import Console
+from rich.table import Table
 
 from monitor.classify import ChangeKind
 from monitor.facts import Facts
-from monitor.listing import HIDDEN_KINDS, Listed, as_listed, listed_changes, select, unclassified
+from monitor.listing import (
+    HIDDEN_KINDS,
+    Listed,
+    as_listed,
+    changes_table,
+    listed_changes,
+    select,
+    unclassified,
+)
 from monitor.models import CaptureSource, ChangeField, ReviewStatus
 from monitor.store import (
     NewCapture,
@@ -168,6 +179,41 @@ def test_a_recorded_change_is_listed_with_what_it_means() -> None:
     assert row.sort_key == ("acme", change.after.captured_at, 7)
     assert (row.kind, row.status) == ("relocation", "confirmed")
     assert row.to_json() == change.to_json()
+
+
+def column(table: Table, index: int) -> list[str]:
+    """The lines of one column of the table's body, as a terminal 200 columns wide shows it."""
+    out = io.StringIO()
+    Console(file=out, width=200).print(table)
+    rows = [line for line in out.getvalue().splitlines() if line.startswith("│")]
+    return [row.split("│")[index + 1].strip() for row in rows]
+
+
+def test_changes_table_shows_what_each_change_means_and_its_two_captures() -> None:
+    change = stored_change("acme", "relocation", change_id=7)
+    live = replace(change.after, source=CaptureSource.LIVE, archive_url=None)
+    table = changes_table([as_listed(replace(change, after=live))])
+    assert column(table, 0) == ["#7 acme", "operator", "[new]", "relocation"]
+    assert column(table, 1) == [
+        "relocation: 北京市 → 上海 (same brand 商汤)",
+        BEIJING,
+        f"→ {SHANGHAI}",
+        "",
+    ]
+    assert column(table, 2) == [
+        "2021-08-20T00:00:00Z",
+        f"https://web.archive.org/web/20210820000000id_/{HOME}",
+        "2021-08-21T00:00:00Z",
+        "live",  # no archive URL: the capture's source
+    ]
+
+
+def test_changes_table_shows_page_text_as_text_never_as_markup() -> None:
+    change = replace(stored_change("acme", "switch"), old="[bold]Old[/bold] Ltd", new="[red]New")
+    assert column(changes_table([as_listed(change)]), 1)[1:3] == [
+        "[bold]Old[/bold] Ltd",
+        "→ [red]New",
+    ]
 
 
 # --- from the store ----------------------------------------------------------------------------
