@@ -497,6 +497,27 @@ def test_first_use_by_several_writers_at_once_migrates_once(db_url: str) -> None
     assert opened == [head] * 6
 
 
+def test_new_sqlite_files_opened_by_several_writers_at_once_all_open(tmp_path: Path) -> None:
+    """Switching a new file to WAL mode can fail at once for the loser of a race, without
+    SQLite's busy timeout (about one open in two hundred): many races, none may fail."""
+    errors: list[BaseException] = []
+
+    def first_use(db_url: str) -> None:
+        try:
+            open_store(db_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    for race in range(25):
+        db_url = f"sqlite:///{tmp_path / f'race-{race}.db'}"
+        threads = [threading.Thread(target=first_use, args=(db_url,)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+
+
 # The writer the crash test kills: it commits batches of large incompressible captures (so
 # SQLite spills pages to the WAL before committing) and, in "hold" mode, stops inside an open
 # transaction after flushing a batch, waiting to be killed there.
