@@ -1,6 +1,7 @@
 """The daemon in-process with intervals of a second: it checks, sees a change, alerts, picks up
 watchlist edits (by polling and on SIGHUP), sweeps the archive incrementally and stops cleanly
-on SIGTERM or its stop event, within its grace period."""
+on SIGTERM or its stop event, within its grace period; and `monitor run` as a process of its own,
+stopped by SIGTERM (exit 0) or killed by SIGKILL (the store verifies, and a restart goes on)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,15 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 from test_check import SHANGHAI_ICP, Answer, LocalServer, footer_page, local_server
 
 from monitor import config
+from monitor.cli import cli
 from monitor.daemon import Daemon, first_run
 from monitor.fakearchive import FakeArchive, FakeCapture, RequestKind, serve
 from monitor.models import CaptureSource
 from monitor.status import url_states
-from monitor.store import Store, list_changes
+from monitor.store import Store, list_changes, open_store
 from monitor.watchlist import Watchlist
 
 # Long enough for a check on a loaded machine, short enough to keep the tests quick.
@@ -359,3 +364,81 @@ def test_a_change_an_incremental_sweep_reveals_is_alerted_and_history_is_not(
     (delivered,) = server.requests("POST", "/hook")
     assert json.loads(delivered.body)["id"] == revealed.id
     assert deliveries(store) == [(revealed.id, True)]
+
+
+# --- the real process --------------------------------------------------------------------------
+
+
+def start_daemon(db: Path, path: Path) -> subprocess.Popen[str]:
+    """``monitor run`` in a process of its own, as Docker starts it."""
+    args = [sys.executable, "-m", "monitor", "--db", str(db), "--watchlist", str(path), "run"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def first_check_line(daemon: subprocess.Popen[str]) -> dict[str, Any]:
+    assert daemon.stdout is not None
+    line = daemon.stdout.readline()  # the daemon checks a never-checked site within a minute
+    assert line, daemon.stderr.read() if daemon.stderr else "no output"
+    return dict(json.loads(line))
+
+
+def many_sites(server: LocalServer, count: int, delay: float = 0.0) -> tuple[list[str], str]:
+    """``count`` sites of one page each on ``server`` (each answered after ``delay``), checked
+    every second, two fetches at a time: the pages and the watchlist."""
+    urls = []
+    blocks = ["[settings]\nmax_fetches = 2\nshutdown_grace = 1\n"]
+    for n in range(count):
+        server.answers[f"/p{n}"] = Answer(footer_page(), delay=delay)
+        urls.append(server.url(f"/p{n}"))
+        blocks.append(site_block(f"site-{n}", urls[-1]))
+    return urls, "\n".join(blocks)
+
+
+def test_monitor_run_stops_on_sigterm_with_exit_0(server: LocalServer, tmp_path: Path) -> None:
+    path, db = tmp_path / "watchlist.toml", tmp_path / "monitor.db"
+    _urls, watchlist = many_sites(server, 2)
+    write(path, watchlist)
+    with start_daemon(db, path) as daemon:
+        try:
+            line = first_check_line(daemon)
+            daemon.send_signal(signal.SIGTERM)
+            _out, err = daemon.communicate(timeout=WAIT)
+        finally:
+            daemon.kill()
+    assert (line["kind"], line["outcome"]) == ("check", "baseline")
+    assert daemon.returncode == 0, err
+    assert "SIGTERM received: stopping" in err
+    assert err.rstrip().endswith("stopped")
+
+
+def test_monitor_run_killed_mid_pass_leaves_a_store_that_verifies_and_goes_on(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    path, db = tmp_path / "watchlist.toml", tmp_path / "monitor.db"
+    urls, watchlist = many_sites(server, 40, delay=0.1)  # a pass of two seconds at least
+    write(path, watchlist)
+    with start_daemon(db, path) as killed:
+        try:
+            first_check_line(killed)
+            killed.send_signal(signal.SIGKILL)  # in the middle of the pass over 40 pages
+            killed.communicate(timeout=WAIT)
+        finally:
+            killed.kill()
+    with open_store(f"sqlite:///{db}") as store:
+        checked_before = sum(last_checked(store, url) is not None for url in urls)
+
+    verified = CliRunner().invoke(cli, ["--db", str(db), "verify"])
+    with start_daemon(db, path) as again:
+        try:
+            first_check_line(again)
+            again.send_signal(signal.SIGTERM)
+            again.communicate(timeout=WAIT)
+        finally:
+            again.kill()
+
+    assert verified.exit_code == 0, verified.output
+    assert 1 <= checked_before < len(urls)  # killed part way through
+    assert again.returncode == 0
