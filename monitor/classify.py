@@ -39,7 +39,7 @@ from rigour.names.org_types import extract_org_types
 
 from monitor.facts import RegistrationKind
 from monitor.names import fold, has_cjk, split_name
-from monitor.places import CN_PROVINCES, is_latin_city, province_of
+from monitor.places import CN_PROVINCES, is_latin_city, place_prefix, province_of
 from monitor.registrations import find_registrations
 
 __all__ = [
@@ -110,6 +110,8 @@ _LIMITED_FAMILY = frozenset({"ltd", "coltd"})
 _COMPANY_WORDS = frozenset({"company", "co"})
 _WORD = re.compile(r"[^\W_]+")
 _DIGITS = re.compile(r"\d+")
+# A bracketed part of a name (names reach here with full-width brackets made ASCII).
+_BRACKET = re.compile(r"\(([^()]{1,40})\)")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _PLACE_SUFFIXES = ("特别行政区", "自治区", "省", "市", " province", " city", " shi")
 _REGISTRATION_NOISE = re.compile(r"[\s|｜:：]+")
@@ -186,12 +188,19 @@ def classify(field: str, old: str | None, new: str | None) -> Classification:
         if old == new:
             return Classification(ChangeKind.COSMETIC, "cosmetic: no value before or after")
         return Classification(ChangeKind.SWITCH, f"switch: {old or '(none)'} → {new or '(none)'}")
-    return _classify_names(shape(_strip_years(old)), shape(_strip_years(new)))
+    old_shape = shape(_strip_years(old), bracketed_place=True)
+    return _classify_names(old_shape, shape(_strip_years(new), bracketed_place=True))
 
 
 @lru_cache(maxsize=65536)
-def shape(name: str) -> NameShape:
-    """The comparable shape of ``name``: place, core words, canonical legal form, digits."""
+def shape(name: str, *, bracketed_place: bool = False) -> NameShape:
+    """The comparable shape of ``name``: place, core words, canonical legal form, digits.
+
+    ``bracketed_place``: also read a place written in brackets ("Huawei Technologies
+    (Shenzhen)", 华为技术(北京)), as classifying a change does.  Screening does not: the lists
+    spell the same entity with and without such a bracket, and a name with a city and one
+    without are different entities, which its place rules would then let match.
+    """
     parts = split_name(name)
     cjk = has_cjk(parts.core)
     place, core, written = parts.place, parts.core, parts.legal_form
@@ -200,6 +209,8 @@ def shape(name: str) -> NameShape:
         form, written, core = _listed_form(core)
     if place is None and not cjk:
         place, core = _latin_city(core)
+    if place is None and bracketed_place:
+        place, core = _bracketed_place(core, cjk)
     words = _core_words(core, cjk)
     # "Foo Company Limited" is "Foo Co., Ltd.": the company word belongs to the form.
     if not cjk and form == "ltd" and len(words) > 1 and words[-1] in _COMPANY_WORDS:
@@ -412,6 +423,20 @@ def _latin_city(core: str) -> tuple[str | None, str]:
     first, _, rest = core.partition(" ")
     if rest and is_latin_city(first):
         return first, rest.strip()
+    return None, core
+
+
+def _bracketed_place(core: str, cjk: bool) -> tuple[str | None, str]:
+    """A place written in brackets inside the name, and the name without it: Chinese
+    companies often name their city so ("Huawei Technologies (Shenzhen)",
+    百度在线网络技术(北京)), and (北京) → (上海) is a relocation like 北京… → 上海….  Only a
+    bracket holding a place and nothing else counts: "(Europe)", "(Pty)" stay in the name."""
+    for bracket in _BRACKET.finditer(core):
+        inner = bracket.group(1).strip()
+        if is_latin_city(inner) or place_prefix(inner) == inner:
+            joint = "" if cjk else " "
+            rest = f"{core[: bracket.start()].strip()}{joint}{core[bracket.end() :].strip()}"
+            return inner, rest.strip()
     return None, core
 
 

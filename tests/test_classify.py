@@ -50,6 +50,29 @@ CASES = [
         ChangeKind.RELOCATION,
         "relocation: Shenzhen → Hainan (same brand Shili)",
     ),
+    # The city in brackets, as many Chinese companies write it (constructed names).
+    (
+        "operator",
+        "示例技术（北京）有限公司",
+        "示例技术（上海）有限公司",
+        ChangeKind.RELOCATION,
+        "relocation: 北京 → 上海 (same brand 示例)",
+    ),
+    (
+        "operator",
+        "Shili Technologies (Shenzhen) Co., Ltd.",
+        "Shili Technologies (Hangzhou) Co., Ltd.",
+        ChangeKind.RELOCATION,
+        "relocation: Shenzhen → Hangzhou (same brand Shili)",
+    ),
+    # A bracket that holds no place stays part of the name.
+    (
+        "operator",
+        "Foo (Europe) GmbH",
+        "Foo (Asia) GmbH",
+        ChangeKind.RENAME,
+        "rename: same brand Foo",
+    ),
     # Legal form: constructed from corpus names.
     (
         "operator",

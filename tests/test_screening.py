@@ -286,6 +286,10 @@ NEAR_MISSES = [
     ("SenseTime", "brand alone"),
     ("Huawei Device Co., Ltd.", "sibling company"),
     ("华为终端有限公司", "sibling company (Chinese)"),
+    # A city in brackets names a subsidiary, not the listed company (classify reads it as a
+    # place only to say what a change means).
+    ("华为技术（北京）有限公司", "the city in brackets (Chinese)"),
+    ("Huawei Technologies (Shenzhen) Co., Ltd.", "the city in brackets"),
     ("Foo Handels AG", "the list names a GmbH"),
     ("Foo Handels SE", "the list names a GmbH"),
     (
