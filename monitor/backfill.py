@@ -138,6 +138,11 @@ class SiteReport:
         """The sum of one :class:`UrlReport` count over the site's URLs."""
         return sum(int(getattr(report, name)) for report in self.urls)
 
+    @property
+    def recorded_ids(self) -> tuple[int, ...]:
+        """The changes this sweep recorded, over the site's URLs."""
+        return tuple(change_id for report in self.urls for change_id in report.recorded_ids)
+
 
 @dataclass
 class _Tally:

@@ -264,7 +264,7 @@ def backfill_command(
     """
     from rich.console import Console
 
-    from monitor import backfill, store, watchlist
+    from monitor import backfill, lists, store, watchlist
 
     loaded = watchlist.load(app.watchlist_path)
     chosen = watchlist.find_sites(loaded, site_ids)
@@ -281,6 +281,9 @@ def backfill_command(
         progress = backfill.RichProgress(Console(stderr=True))
         with progress.shown():
             reports = backfill.run(opened, settings, chosen, options, progress)
+        # The names the new changes moved, against the loaded lists, as the daemon does.
+        new_ids = [change_id for report in reports for change_id in report.recorded_ids]
+        lists.Screener(opened).screen_changes(new_ids)
     Console().print(backfill.report_table(reports))
     failed = [report.site_id for report in reports if not report.ok]
     for report in reports:

@@ -374,7 +374,7 @@ class Daemon:
             one_url = replace(site, urls=(url,))
             (report,) = await backfill.backfill(self.store, self._wayback, [one_url], options)
             SWEEP_LOG.info(json.dumps(_sweep_line(report, url, options), ensure_ascii=False))
-            recorded = [change_id for done in report.urls for change_id in done.recorded_ids]
+            recorded = report.recorded_ids
             if recorded:
                 self._checker.screen(recorded)
             if options.announce and recorded:

@@ -394,9 +394,9 @@ def _matches(entries: Sequence[ListEntry], names: Iterable[str]) -> Iterator[tup
 
 
 class Screener:
-    """Screens the names each new change moves, as it is recorded (``monitor check``, the
-    daemon), so that its listing note is in its alert and in ``monitor changes`` without
-    waiting for the next ``monitor screen``.
+    """Screens the names each new change moves, as it is recorded (``monitor check``,
+    ``monitor backfill``, the daemon), so that its listing note is in its alert and in
+    ``monitor changes`` without waiting for the next ``monitor screen``.
 
     The lists' index is built on first use (a pass without changes never pays for it) and
     again when the loaded lists change (an import while the daemon runs).  Matches are only

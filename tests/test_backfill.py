@@ -16,6 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
+from test_lists import OPERATOR_NOTE, write_csl
 
 from monitor import backfill
 from monitor.backfill import BackfillOptions, SiteReport, UrlReport
@@ -355,6 +356,19 @@ def test_backfill_command_sweeps_only_the_sites_named_and_the_dates_given(
     assert listed == []
     assert runner.invoke(cli, ["backfill", "sensetime", "--from", "2021-07-01"]).exit_code == 0
     assert len(json.loads(runner.invoke(cli, ["changes", "--json"]).stdout)) == 5
+
+
+def test_backfill_command_screens_the_names_of_the_changes_it_records(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    runner = CliRunner(env=cli_env)
+    imported = runner.invoke(cli, ["lists", "import", str(write_csl(tmp_path / "csl.csv"))])
+    swept = runner.invoke(cli, ["backfill", "sensetime"])
+    listed = json.loads(runner.invoke(cli, ["changes", "--json"]).stdout)
+
+    assert (imported.exit_code, swept.exit_code) == (0, 0), imported.output + swept.output
+    operator = next(change for change in listed if change["field"] == "operator")
+    assert operator["screening"]["note"] == OPERATOR_NOTE  # no `monitor screen` needed
 
 
 def test_report_table_sums_each_sites_urls_and_says_which_failed() -> None:
