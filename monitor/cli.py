@@ -772,9 +772,10 @@ def check_command(app: AppContext, site_ids: tuple[str, ...], every: bool) -> No
     Each URL is fetched (redirects followed, within fetch_timeout and fetch_max_bytes, with
     the site's headers and User-Agent), stored with its facts and compared with the newest
     readable capture of that URL, live or archived. A change becomes an evidence item, is
-    sent to Save Page Now when keys are set, and is announced to the watchlist's alerts. A
-    site that fails is shown in the table and logged for `monitor status`; the others go on,
-    and the exit status is 0. Past 50 URLs, the table lists only those to look at.
+    sent to Save Page Now when keys are set, and is announced to the watchlist's alerts
+    (alerts still owed from before, say to a target that was down, go out after the pass).
+    A site that fails is shown in the table and logged for `monitor status`; the others go
+    on, and the exit status is 0. Past 50 URLs, the table lists only those to look at.
 
     \b
     Example:
@@ -807,9 +808,10 @@ def run_command(app: AppContext) -> None:
     """Run the daemon: check each watched site on its interval until SIGTERM or Ctrl-C.
 
     Each site is checked every `interval` (with jitter) as `monitor check` does, and its
-    Wayback Machine captures are swept every `archive_interval`. Edits to the watchlist are
-    picked up within seconds (or at once on SIGHUP). One JSON line per check goes to
-    standard output; see docs/daemon.md.
+    Wayback Machine captures are swept every `archive_interval` (the changes they reveal are
+    alerted too). Alerts still owed, after a stop or a target that was down, go out at start
+    and every 10 minutes. Edits to the watchlist are picked up within seconds (or at once on
+    SIGHUP). One JSON line per check goes to standard output; see docs/daemon.md.
 
     \b
     Example:
