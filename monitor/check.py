@@ -35,7 +35,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -243,15 +243,10 @@ class Checker:
         url: str,
         alerts: Sequence[AlertTarget] = (),
         *,
-        client: httpx.AsyncClient | None = None,
+        client: httpx.AsyncClient,
     ) -> UrlCheck:
-        """Fetch, store and compare ``url``; on a change, save the page and alert.
-
-        ``client``: the site's (:meth:`check_site` passes it); without it, one for this URL.
-        """
-        if client is None:
-            async with self._site_client(site) as own:
-                return await self.check_url(site, url, alerts, client=own)
+        """Fetch, store and compare ``url`` with the site's ``client`` (:meth:`check_site`);
+        on a change, save the page and alert."""
         started, clock = datetime.now(UTC), time.monotonic()
         try:
             response = await self._fetch(client, url)
@@ -399,14 +394,8 @@ class Checker:
         self, site: Site, checked: UrlCheck, alerts: Sequence[AlertTarget]
     ) -> UrlCheck:
         """Send the alerts the check's changes are owed; failures are counted, kept and logged."""
-        if not alerts:
-            return checked
-        # Imported on use: Apprise is a large import that a pass without changes never needs.
-        from monitor.alerts import deliver_owed  # noqa: PLC0415
-
-        names = {site.id: site.name}
-        made = await deliver_owed(self.store, self.alert_http, alerts, names, checked.change_ids)
-        return replace(checked, alerts_failed=sum(not delivery.ok for delivery in made))
+        failed = await self._deliver(alerts, [site], change_ids=checked.change_ids)
+        return replace(checked, alerts_failed=failed)
 
     async def send_owed(
         self,
@@ -418,22 +407,36 @@ class Checker:
         checks under way, which send their own after Save Page Now, and those of the checks
         ``done``, which just tried; the rounds that failed.
 
-        ``sites`` gives the names for the messages.  A store that cannot be read is logged.
+        ``sites`` gives the names for the messages.
         """
+        skip = self.announcing.union(*(checked.change_ids for checked in done))
+        return await self._deliver(alerts, sites, skip=skip)
+
+    async def _deliver(
+        self,
+        alerts: Sequence[AlertTarget],
+        sites: Sequence[Site],
+        *,
+        change_ids: Iterable[int] | None = None,
+        skip: Collection[int] = frozenset(),
+    ) -> int:
+        """:func:`monitor.alerts.deliver_owed` for this process; the rounds that failed.  A
+        store that cannot be read is logged, never raised: the checks are stored already."""
         if not alerts:
             return 0
         # Imported on use: Apprise is a large import that a pass without alerts never needs.
         from monitor.alerts import deliver_owed  # noqa: PLC0415
 
         names = {site.id: site.name for site in sites}
-        skip = self.announcing.union(*(checked.change_ids for checked in done))
         try:
-            made = await deliver_owed(self.store, self.alert_http, alerts, names, skip=skip)
+            made = await deliver_owed(
+                self.store, self.alert_http, alerts, names, change_ids, skip=skip
+            )
         except MonitorError as exc:
             logger.error("the alerts still owed could not be read: %s", exc)
             return 0
         if made:
-            logger.info("sent %d alert rounds still owed", len(made))
+            logger.info("sent %d alert rounds", len(made))
         return sum(not delivery.ok for delivery in made)
 
 

@@ -124,11 +124,10 @@ def owed(
         stmt = stmt.where(AnnouncementRow.change_id.in_(list(change_ids)))
     announced = list(session.scalars(stmt))
     rounds = _rounds(session, announced)
+    keyed = [(target, target_key(target)) for target in targets]
     found = {}
     for change_id in announced:
-        left = tuple(
-            target for target in targets if _owed(rounds.get((change_id, target_key(target))))
-        )
+        left = tuple(target for target, key in keyed if _owed(rounds.get((change_id, key))))
         if left:
             found[change_id] = left
     return found
